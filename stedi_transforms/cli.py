@@ -1,0 +1,177 @@
+"""The ``stedi`` command: ``stedi run`` builds the lake from landing files, ``stedi verify`` checks it.
+
+A thin shell over :mod:`stedi_transforms.pipeline` and :mod:`stedi_transforms.verify`. Problems a user can fix
+(a missing landing folder, an unwritable lake, an engine that cannot write the format) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, EngineError, check_delta_writable, get_session
+from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
+from stedi_transforms.pipeline import JobTiming, LandingError, check_landing, run
+from stedi_transforms.verify import Report, count_tables, verify
+
+DEFAULT_LAKE = "lake"
+MANIFEST = "_stedi_run.json"
+"""Written into the lake by ``stedi run``: where its landing data came from, so ``stedi verify`` can count it."""
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def sample_landing() -> Path:
+    """The bundled sample landing data: inside an installed wheel, or ``fixtures/`` of a source checkout."""
+    packaged = resources.files("stedi_transforms") / "sample"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stedi", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run_parser = commands.add_parser("run", help="build every zone of the lake from the landing files")
+    run_parser.add_argument(
+        "--landing",
+        help="landing root with */landing/*.json (default: the lake itself, "
+        "or the bundled sample when neither --landing nor --lake is given)",
+    )
+    run_parser.add_argument("--lake", help=f"lake root to write (default: ./{DEFAULT_LAKE})")
+    run_parser.add_argument("--format", choices=FORMATS, default=DEFAULT_FORMAT, help="table format")
+    run_parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
+
+    verify_parser = commands.add_parser("verify", help="count every table and run the checks over a lake")
+    verify_parser.add_argument("--lake", default=DEFAULT_LAKE, help=f"lake root (default: ./{DEFAULT_LAKE})")
+    verify_parser.add_argument("--landing", help="landing root (default: the one `stedi run` recorded)")
+    verify_parser.add_argument("--format", choices=FORMATS, help="table format (default: detected)")
+    verify_parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
+    verify_parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def _check_writable(lake_root: str) -> None:
+    folder = local_path(lake_root)
+    if folder is None:
+        return
+    probe = folder / f".stedi-write-probe-{time.time_ns()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(f"lake {lake_root} is not writable: {error.strerror or error}") from error
+
+
+def _progress(timing: JobTiming) -> None:
+    print(f"  {timing.name:<36} {timing.seconds:6.2f} s", file=sys.stderr, flush=True)
+
+
+def _print_counts(counts: dict[str, int], out: TextIO) -> None:
+    print(f"{'zone':<10}{'table':<28}{'rows':>10}", file=out)
+    for name, rows in counts.items():
+        print(f"{name.rsplit('_', 1)[1]:<10}{name:<28}{rows:>10,}", file=out)
+
+
+def command_run(args: argparse.Namespace, out: TextIO) -> int:
+    lake_root = args.lake or DEFAULT_LAKE
+    landing = args.landing or (args.lake if args.lake else str(sample_landing()))
+    check_landing(landing)
+    _check_writable(lake_root)
+    if args.format == "delta":
+        check_delta_writable(args.engine)
+
+    started = time.perf_counter()
+    print(f"stedi run: {landing} → {lake_root} ({args.format}, {args.engine})", file=sys.stderr, flush=True)
+    spark = get_session(args.engine)
+    lake = Lake(lake_root, args.format)
+    run(spark, landing, lake, on_job_done=_progress)
+    _write_manifest(lake_root, landing, args)
+    _print_counts(count_tables(spark, landing, lake), out)
+    print(f"done in {time.perf_counter() - started:.2f} s", file=out)
+    return 0
+
+
+def _write_manifest(lake_root: str, landing: str, args: argparse.Namespace) -> None:
+    folder = local_path(lake_root)
+    if folder is None:
+        return
+    landing_folder = local_path(landing)
+    manifest = {
+        "landing": str(landing_folder.resolve()) if landing_folder else landing,
+        "format": args.format,
+        "engine": args.engine,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _recorded_landing(lake_root: str) -> str | None:
+    folder = local_path(lake_root)
+    manifest = folder / MANIFEST if folder else None
+    if manifest is None or not manifest.is_file():
+        return None
+    landing: str = json.loads(manifest.read_text(encoding="utf-8"))["landing"]
+    return landing
+
+
+def command_verify(args: argparse.Namespace, out: TextIO) -> int:
+    folder = local_path(args.lake)
+    if folder is not None and not folder.is_dir():
+        raise UsageError(f"lake {args.lake} does not exist; build it with `stedi run --lake {args.lake}`")
+    landing = args.landing or _recorded_landing(args.lake) or args.lake
+    check_landing(landing)
+    table_format = args.format or _detected_format(args.lake)
+    if table_format == "delta":
+        check_delta_writable(args.engine)
+
+    report = verify(get_session(args.engine), landing, Lake(args.lake, table_format))
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2), file=out)
+    else:
+        _print_report(report, out)
+    return 0 if report.passed else 1
+
+
+def _detected_format(lake_root: str) -> str:
+    lake = Lake(lake_root)
+    for table in OUTPUT_TABLES:
+        detected = detect_format(lake.path(table))
+        if detected:
+            return detected
+    raise UsageError(f"no tables found in lake {lake_root}; build it with `stedi run --lake {lake_root}`")
+
+
+def _print_report(report: Report, out: TextIO) -> None:
+    _print_counts(report.counts, out)
+    for name, value in report.info.items():
+        print(f"info  {name}: {value:,}", file=out)
+    for check in report.checks:
+        status = "PASS" if check.passed else f"FAIL ({check.violations:,} violations)"
+        print(f"{status:<6}{check.name}", file=out)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the ``stedi`` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    commands = {"run": command_run, "verify": command_verify}
+    try:
+        return commands[args.command](args, out or sys.stdout)
+    except (UsageError, LandingError, EngineError) as error:
+        print(f"stedi: error: {error}", file=sys.stderr)
+        return 2
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The lake's layout and all table IO: where each table lives, and how it is written and read.
+
+Tables live under ``<lake>/<entity>/<zone>``, as in the S3 bucket of the original design. Every write replaces the
+whole table in one step, so a re-run never duplicates rows and a failed write leaves the previous table as it was:
+Delta commits a new version of the table; Parquet and JSON are written beside the table and swapped in.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+from stedi_transforms.schemas import (
+    ACCELEROMETER,
+    ACCELEROMETER_SCHEMA,
+    CUSTOMER,
+    CUSTOMER_SCHEMA,
+    MACHINE_LEARNING_CURATED_SCHEMA,
+    REJECTED_SCHEMA,
+    STEP_TRAINER,
+    STEP_TRAINER_SCHEMA,
+    Source,
+)
+
+FORMATS = ("delta", "parquet", "json")
+DEFAULT_FORMAT = "delta"
+ZONES = ("landing", "rejected", "trusted", "curated")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the lake: its name in the Data Catalog, its folder (``entity/zone``) and its schema."""
+
+    name: str
+    entity: str
+    zone: str
+    schema: StructType
+
+
+def rejected_table(source: Source) -> Table:
+    """The quarantine table of a landing source: ``<source>/rejected``."""
+    return Table(f"{source.name}_rejected", source.name, "rejected", REJECTED_SCHEMA)
+
+
+CUSTOMER_REJECTED = rejected_table(CUSTOMER)
+ACCELEROMETER_REJECTED = rejected_table(ACCELEROMETER)
+STEP_TRAINER_REJECTED = rejected_table(STEP_TRAINER)
+CUSTOMER_TRUSTED = Table("customer_trusted", "customer", "trusted", CUSTOMER_SCHEMA)
+ACCELEROMETER_TRUSTED = Table("accelerometer_trusted", "accelerometer", "trusted", ACCELEROMETER_SCHEMA)
+STEP_TRAINER_TRUSTED = Table("step_trainer_trusted", "step_trainer", "trusted", STEP_TRAINER_SCHEMA)
+CUSTOMER_CURATED = Table("customer_curated", "customer", "curated", CUSTOMER_SCHEMA)
+MACHINE_LEARNING_CURATED = Table("machine_learning_curated", "step_trainer", "curated", MACHINE_LEARNING_CURATED_SCHEMA)
+
+OUTPUT_TABLES = (
+    CUSTOMER_REJECTED,
+    ACCELEROMETER_REJECTED,
+    STEP_TRAINER_REJECTED,
+    CUSTOMER_TRUSTED,
+    ACCELEROMETER_TRUSTED,
+    STEP_TRAINER_TRUSTED,
+    CUSTOMER_CURATED,
+    MACHINE_LEARNING_CURATED,
+)
+
+TABLE_NAMES = (
+    *[f"{source.name}_landing" for source in (CUSTOMER, ACCELEROMETER, STEP_TRAINER)],
+    *[table.name for table in OUTPUT_TABLES],
+)
+"""Every table of the lake, landing to curated, in the order reports list them."""
+
+
+def check_format(table_format: str) -> str:
+    """Return ``table_format`` if it is one of :data:`FORMATS`, else raise ValueError naming them."""
+    if table_format not in FORMATS:
+        raise ValueError(f"unknown format {table_format!r}; choose one of {', '.join(FORMATS)}")
+    return table_format
+
+
+def local_path(path: str) -> Path | None:
+    """The local folder behind a path, or None for a remote one (``s3://…``)."""
+    if path.startswith("file:"):
+        return Path(path.removeprefix("file:").removeprefix("//"))
+    return None if "://" in path else Path(path)
+
+
+def detect_format(path: str) -> str | None:
+    """The format of the local table at ``path``: ``delta`` when it has a ``_delta_log``, else by its files."""
+    folder = local_path(path)
+    if folder is None or not folder.is_dir():
+        return None
+    if (folder / "_delta_log").is_dir():
+        return "delta"
+    for table_format in ("parquet", "json"):
+        if any(folder.glob(f"*.{table_format}")):
+            return table_format
+    return None
+
+
+@dataclass(frozen=True)
+class Lake:
+    """A lake root (a local folder or an ``s3://`` prefix) and the format its tables are written in.
+
+    >>> lake = Lake("lake", "parquet")
+    >>> lake.path(CUSTOMER_TRUSTED)
+    'lake/customer/trusted'
+    """
+
+    root: str
+    table_format: str = DEFAULT_FORMAT
+
+    def __post_init__(self) -> None:
+        check_format(self.table_format)
+
+    def path(self, table: Table) -> str:
+        return f"{self.root.rstrip('/')}/{table.entity}/{table.zone}"
+
+    def write(self, df: DataFrame, table: Table) -> None:
+        """Replace ``table`` with ``df`` (columns in the table's order) in one step."""
+        df = df.select(*table.schema.fieldNames())
+        target = self.path(table)
+        folder = local_path(target)
+        if folder is None or (
+            self.table_format == "delta" and (not folder.exists() or detect_format(target) == "delta")
+        ):
+            # Delta's overwrite is one commit that keeps the previous version in the table's history; a remote
+            # path gets the engine's own overwrite (the Glue jobs purge their catalog-updating sinks themselves).
+            writer = df.write.format(self.table_format).mode("overwrite")
+            if self.table_format == "delta":
+                writer = writer.option("overwriteSchema", "true")
+            writer.save(target)
+        else:
+            _swap_in(df, self.table_format, folder)
+
+    def read(self, spark: SparkSession, table: Table) -> DataFrame:
+        """Read ``table`` in this lake's format, with its schema (never inferred)."""
+        reader = spark.read.format(self.table_format)
+        if self.table_format != "delta":
+            reader = reader.schema(table.schema)
+        return reader.load(self.path(table))
+
+
+def _swap_in(df: DataFrame, table_format: str, folder: Path) -> None:
+    """Write ``df`` into a hidden folder beside ``folder``, then rename it into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:12]
+    staging = folder.with_name(f".{folder.name}.staging-{token}")
+    retired = folder.with_name(f".{folder.name}.retired-{token}")
+    try:
+        df.write.format(table_format).mode("error").save(str(staging))
+        staging.mkdir(exist_ok=True)  # Sail writes no folder at all for an empty table
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if folder.exists():
+        os.rename(folder, retired)
+    os.rename(staging, folder)
+    shutil.rmtree(retired, ignore_errors=True)

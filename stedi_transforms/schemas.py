@@ -1,0 +1,103 @@
+"""The landing schemas and the column names every other module uses.
+
+The landing files are newline-delimited JSON with camelCase keys; the schemas here are the contract for them.
+Joins, checks, the Athena DDL and the docs all refer to these constants instead of spelling names again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+
+# customer
+CUSTOMER_NAME = "customerName"
+EMAIL = "email"
+PHONE = "phone"
+BIRTH_DAY = "birthDay"
+SERIAL_NUMBER = "serialNumber"
+REGISTRATION_DATE = "registrationDate"
+LAST_UPDATE_DATE = "lastUpdateDate"
+SHARE_WITH_RESEARCH_AS_OF_DATE = "shareWithResearchAsOfDate"
+SHARE_WITH_PUBLIC_AS_OF_DATE = "shareWithPublicAsOfDate"
+SHARE_WITH_FRIENDS_AS_OF_DATE = "shareWithFriendsAsOfDate"
+
+# accelerometer
+USER = "user"
+TIMESTAMP = "timestamp"
+X = "x"
+Y = "y"
+Z = "z"
+
+# step trainer (SERIAL_NUMBER as above)
+SENSOR_READING_TIME = "sensorReadingTime"
+DISTANCE_FROM_OBJECT = "distanceFromObject"
+
+# quarantine
+LINE = "line"
+REASON = "reason"
+
+
+def _struct(*fields: tuple[str, StringType | LongType | DoubleType]) -> StructType:
+    return StructType([StructField(name, data_type, nullable=True) for name, data_type in fields])
+
+
+CUSTOMER_SCHEMA = _struct(
+    (CUSTOMER_NAME, StringType()),
+    (EMAIL, StringType()),
+    (PHONE, StringType()),
+    (BIRTH_DAY, StringType()),
+    (SERIAL_NUMBER, StringType()),
+    (REGISTRATION_DATE, LongType()),
+    (LAST_UPDATE_DATE, LongType()),
+    (SHARE_WITH_RESEARCH_AS_OF_DATE, LongType()),
+    (SHARE_WITH_PUBLIC_AS_OF_DATE, LongType()),
+    (SHARE_WITH_FRIENDS_AS_OF_DATE, LongType()),
+)
+
+ACCELEROMETER_SCHEMA = _struct(
+    (USER, StringType()),
+    (TIMESTAMP, LongType()),
+    (X, DoubleType()),
+    (Y, DoubleType()),
+    (Z, DoubleType()),
+)
+
+STEP_TRAINER_SCHEMA = _struct(
+    (SENSOR_READING_TIME, LongType()),
+    (SERIAL_NUMBER, StringType()),
+    (DISTANCE_FROM_OBJECT, LongType()),
+)
+
+REJECTED_SCHEMA = _struct((LINE, StringType()), (REASON, StringType()))
+
+MACHINE_LEARNING_CURATED_SCHEMA = _struct(
+    (SENSOR_READING_TIME, LongType()),
+    (SERIAL_NUMBER, StringType()),
+    (DISTANCE_FROM_OBJECT, LongType()),
+    (TIMESTAMP, LongType()),
+    (X, DoubleType()),
+    (Y, DoubleType()),
+    (Z, DoubleType()),
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One landing source: its entity name (the S3 folder), its schema and the fields a record cannot lack."""
+
+    name: str
+    schema: StructType
+    key_fields: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        unknown = set(self.key_fields) - set(self.schema.fieldNames())
+        if unknown:
+            raise ValueError(f"key fields {sorted(unknown)} are not in the {self.name} schema")
+
+
+CUSTOMER = Source("customer", CUSTOMER_SCHEMA, (EMAIL,))
+ACCELEROMETER = Source("accelerometer", ACCELEROMETER_SCHEMA, (USER, TIMESTAMP))
+STEP_TRAINER = Source("step_trainer", STEP_TRAINER_SCHEMA, (SERIAL_NUMBER, SENSOR_READING_TIME))
+
+SOURCES = (CUSTOMER, ACCELEROMETER, STEP_TRAINER)

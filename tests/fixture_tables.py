@@ -1,0 +1,111 @@
+"""What every table must hold when the pipeline runs on ``fixtures/``, written out by hand from the fixture files.
+
+Customers: Ada and Fay consent; Bo and Gus never do; Cy's later record revokes, Di's later record grants; Ed's two
+records tie on lastUpdateDate and the later registration (with consent) wins. Ed has no readings, so he is trusted
+but not curated. Fay and Gus share the device ``dev-shared``. Ada's and Fay's readings share a timestamp.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from stedi_transforms import lake
+
+T = 1_700_000_000_000  # every fixture time is T plus an offset, in epoch milliseconds
+
+ADA = ("Ada Lovelace", "ada@stedi.test", "5550100", "1990-12-10", "dev-ada", T, T, T, None, T)
+DI = ("Di Granted", "di@stedi.test", "5550103", "2001-01-01", "dev-di", T, T + 300_000, T + 250_000, None, None)
+ED = ("Ed Tied", "ed@stedi.test", "5550104", "1969-02-02", "dev-ed", T + 100_000, T + 400_000, T + 400_000, None, None)
+FAY = ("Fay Shared", "fay@stedi.test", "5550105", "1995-05-05", "dev-shared", T, T, T, None, None)
+
+EXPECTED: dict[str, list[tuple[Any, ...]]] = {
+    "customer_rejected": [
+        ('{"customerName": "Broken Record", "email": "broken@stedi.test"', "malformed JSON"),
+        (
+            '{"customerName":"Ivy Wrongtype","email":"ivy@stedi.test","serialNumber":"dev-ivy",'
+            '"registrationDate":"yesterday","lastUpdateDate":1700000000000,"shareWithResearchAsOfDate":1700000000000}',
+            "registrationDate: expected bigint, got string",
+        ),
+        (
+            '{"customerName":"No Email","serialNumber":"dev-none","registrationDate":1700000000000,'
+            '"lastUpdateDate":1700000000000,"shareWithResearchAsOfDate":1700000000000}',
+            "email: missing key field",
+        ),
+        (
+            '{"customerName":"Null Email","email":null,"serialNumber":"dev-null",'
+            '"shareWithResearchAsOfDate":1700000000000}',
+            "email: missing key field",
+        ),
+        ("[1, 2, 3]", "not a JSON object"),
+        (
+            '{"customerName":"Numeric Email","email":12345,"serialNumber":"dev-num",'
+            '"shareWithResearchAsOfDate":1700000000000}',
+            "email: expected string, got integer",
+        ),
+    ],
+    "accelerometer_rejected": [
+        (
+            '{"user":"ada@stedi.test","timestamp":"abc","x":1.0,"y":1.0,"z":1.0}',
+            "timestamp: expected bigint, got string",
+        ),
+        ('{"timestamp":1700000001000,"x":0.0,"y":0.0,"z":0.0}', "user: missing key field"),
+        (
+            '{"user":"ada@stedi.test","timestamp":1700000007000,"x":"0.1","y":0.0,"z":0.0}',
+            "x: expected double, got string",
+        ),
+        ('{"user":"fay@stedi.test","timestamp":null,"x":0.0,"y":0.0,"z":0.0}', "timestamp: missing key field"),
+        ("user=ada@stedi.test timestamp=1700000008000", "malformed JSON"),
+    ],
+    "step_trainer_rejected": [
+        ('{"sensorReadingTime":1700000005000,"distanceFromObject":20}', "serialNumber: missing key field"),
+        (
+            '{"sensorReadingTime":null,"serialNumber":"dev-ada","distanceFromObject":1}',
+            "sensorReadingTime: missing key field",
+        ),
+        (
+            '{"sensorReadingTime":1700000005000,"serialNumber":"dev-ada","distanceFromObject":12.5}',
+            "distanceFromObject: expected bigint, got number",
+        ),
+        ('{"sensorReadingTime": 1700000005000, "serialNumber": "dev-ada", "distanceFromObject": 5,}', "malformed JSON"),
+    ],
+    "customer_trusted": [ADA, DI, ED, FAY],
+    "accelerometer_trusted": [
+        ("ada@stedi.test", T + 1000, 0.1, 0.2, 0.3),
+        ("ada@stedi.test", T + 2000, 1.0, 0.0, -1.0),
+        ("ada@stedi.test", T + 3000, 0.5, 0.5, 0.5),
+        ("ada@stedi.test", T + 6000, -1.0, -1.0, -1.0),
+        ("fay@stedi.test", T + 2000, -0.4, 0.8, 0.0),
+        ("di@stedi.test", T + 4000, 1.0, 2.0, 3.0),
+    ],
+    "customer_curated": [ADA, DI, FAY],
+    "step_trainer_trusted": [
+        (T + 1000, "dev-ada", 40),
+        (T + 2000, "dev-ada", 38),
+        (T + 2000, "dev-shared", 55),
+        (T + 3000, "dev-ada", 36),
+        (T + 4000, "dev-di", 12),
+        (T + 9000, "dev-di", 10),
+    ],
+    "machine_learning_curated": [
+        (T + 1000, "dev-ada", 40, T + 1000, 0.1, 0.2, 0.3),
+        (T + 2000, "dev-ada", 38, T + 2000, 1.0, 0.0, -1.0),
+        (T + 2000, "dev-ada", 38, T + 2000, -0.4, 0.8, 0.0),
+        (T + 2000, "dev-shared", 55, T + 2000, 1.0, 0.0, -1.0),
+        (T + 2000, "dev-shared", 55, T + 2000, -0.4, 0.8, 0.0),
+        (T + 3000, "dev-ada", 36, T + 3000, 0.5, 0.5, 0.5),
+        (T + 4000, "dev-di", 12, T + 4000, 1.0, 2.0, 3.0),
+    ],
+}
+
+EXPECTED_COUNTS = {
+    "customer_landing": 16,
+    "accelerometer_landing": 15,
+    "step_trainer_landing": 13,
+    **{name: len(rows) for name, rows in EXPECTED.items()},
+}
+
+
+def expected_table(spark: SparkSession, table: lake.Table) -> DataFrame:
+    return spark.createDataFrame(EXPECTED[table.name], table.schema)

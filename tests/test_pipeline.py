@@ -1,0 +1,98 @@
+"""The whole pipeline on the fixtures, on both engines and in every format the engine can write here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from deltalake import DeltaTable
+from pyspark.sql import SparkSession
+
+from stedi_transforms import engines
+from stedi_transforms.lake import CUSTOMER_TRUSTED, OUTPUT_TABLES, Lake
+from stedi_transforms.pipeline import JOBS, LandingError, check_landing, run
+from stedi_transforms.verify import count_tables, verify
+from tests.fixture_tables import EXPECTED_COUNTS, expected_table
+
+
+def writable_formats(engine: str) -> list[str]:
+    return ["delta", "parquet", "json"] if engine == "sail" or engines.delta_jars_available() else ["parquet", "json"]
+
+
+def assert_lake_holds_the_expected_tables(spark: SparkSession, lake: Lake) -> None:
+    for table in OUTPUT_TABLES:
+        assert_df_equality(
+            lake.read(spark, table),
+            expected_table(spark, table),
+            ignore_row_order=True,
+            ignore_nullable=True,
+        )
+
+
+@pytest.mark.parametrize("table_format", ["delta", "parquet", "json"])
+def test_the_pipeline_writes_every_table_right(
+    spark: SparkSession, engine: str, table_format: str, fixtures_landing: str, tmp_path: Path
+) -> None:
+    if table_format not in writable_formats(engine):
+        pytest.skip("classic Spark has no Delta jars on this machine")
+    lake = Lake(str(tmp_path / "lake"), table_format)
+    timings = run(spark, fixtures_landing, lake)
+    assert [timing.name for timing in timings] == [job.__name__ for job in JOBS]
+    assert_lake_holds_the_expected_tables(spark, lake)
+
+
+def test_a_rerun_replaces_every_table(spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"), writable_formats(engine)[0])
+    run(spark, fixtures_landing, lake)
+    run(spark, fixtures_landing, lake)
+    assert_lake_holds_the_expected_tables(spark, lake)
+
+
+def test_a_delta_rerun_adds_one_version_to_each_table(
+    spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
+) -> None:
+    if "delta" not in writable_formats(engine):
+        pytest.skip("classic Spark has no Delta jars on this machine")
+    lake = Lake(str(tmp_path / "lake"), "delta")
+    run(spark, fixtures_landing, lake)
+    run(spark, fixtures_landing, lake)
+    versions = {table.name: len(DeltaTable(lake.path(table)).history()) for table in OUTPUT_TABLES}
+    assert versions == {table.name: 2 for table in OUTPUT_TABLES}
+    assert_lake_holds_the_expected_tables(spark, lake)
+
+
+def test_verify_counts_every_table_and_passes_every_check(
+    spark: SparkSession, fixtures_landing: str, tmp_path: Path
+) -> None:
+    lake = Lake(str(tmp_path / "lake"), "parquet")
+    run(spark, fixtures_landing, lake)
+    report = verify(spark, fixtures_landing, lake)
+    assert report.counts == EXPECTED_COUNTS
+    assert [check.name for check in report.checks if not check.passed] == []
+    assert len(report.checks) == 10
+    assert report.info == {"customer_landing_without_consent": 11}
+    assert count_tables(spark, fixtures_landing, lake) == EXPECTED_COUNTS
+
+
+def test_verify_finds_a_broken_table(spark: SparkSession, fixtures_landing: str, tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"), "parquet")
+    run(spark, fixtures_landing, lake)
+    trusted = lake.read(spark, CUSTOMER_TRUSTED)
+    lake.write(trusted.unionByName(trusted), CUSTOMER_TRUSTED)
+    failed = {
+        check.name: check.violations for check in verify(spark, fixtures_landing, lake).checks if not check.passed
+    }
+    assert failed == {"customer_trusted_one_row_per_email": 4}
+
+
+def test_a_missing_landing_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(LandingError, match="does not exist"):
+        check_landing(str(tmp_path / "nowhere"))
+
+
+def test_a_source_without_files_is_named(fixtures_landing: str, tmp_path: Path) -> None:
+    (tmp_path / "customer" / "landing").mkdir(parents=True)
+    (tmp_path / "customer" / "landing" / "customer-1.json").write_text("{}\n")
+    with pytest.raises(LandingError, match="no landing files for accelerometer"):
+        check_landing(str(tmp_path))

@@ -1,0 +1,205 @@
+"""Each zone transform on inline rows, on both engines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import DataFrame, SparkSession
+
+from stedi_transforms import transforms
+from stedi_transforms.schemas import (
+    ACCELEROMETER_SCHEMA,
+    CUSTOMER_SCHEMA,
+    MACHINE_LEARNING_CURATED_SCHEMA,
+    STEP_TRAINER_SCHEMA,
+)
+
+
+def customer(
+    email: str,
+    serial: str,
+    registered: int,
+    updated: int | None,
+    research: int | None,
+    name: str = "Ada Lovelace",
+) -> tuple[Any, ...]:
+    """A customer row; the phone, birthday and public/friends consent dates do not matter to the rules."""
+    return (name, email, "5550100", "1990-12-10", serial, registered, updated, research, None, 1)
+
+
+def frame(spark: SparkSession, rows: list[tuple[Any, ...]], schema: Any) -> DataFrame:
+    return spark.createDataFrame(rows, schema)
+
+
+def assert_same_rows(actual: DataFrame, expected: DataFrame) -> None:
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+# customer_trusted
+
+
+def test_customer_trusted_keeps_customers_who_consented(spark: SparkSession) -> None:
+    customers = frame(
+        spark,
+        [customer("ada@x", "d1", 10, 10, 10), customer("bo@x", "d2", 10, 10, None), customer("cy@x", "d3", 10, 10, 0)],
+        CUSTOMER_SCHEMA,
+    )
+    expected = frame(spark, [customer("ada@x", "d1", 10, 10, 10), customer("cy@x", "d3", 10, 10, 0)], CUSTOMER_SCHEMA)
+    assert_same_rows(transforms.customer_trusted(customers), expected)
+
+
+def test_a_later_record_revokes_consent(spark: SparkSession) -> None:
+    customers = frame(
+        spark, [customer("cy@x", "d3", 10, 100, 50), customer("cy@x", "d3", 10, 200, None)], CUSTOMER_SCHEMA
+    )
+    assert_same_rows(transforms.customer_trusted(customers), frame(spark, [], CUSTOMER_SCHEMA))
+
+
+def test_a_later_record_grants_consent(spark: SparkSession) -> None:
+    customers = frame(
+        spark, [customer("di@x", "d4", 10, 300, 250), customer("di@x", "d4", 10, 100, None)], CUSTOMER_SCHEMA
+    )
+    expected = frame(spark, [customer("di@x", "d4", 10, 300, 250)], CUSTOMER_SCHEMA)
+    assert_same_rows(transforms.customer_trusted(customers), expected)
+
+
+def test_equal_update_dates_are_settled_by_the_latest_registration(spark: SparkSession) -> None:
+    customers = frame(
+        spark,
+        [customer("ed@x", "d5", 20, 400, 400, "Ed New"), customer("ed@x", "d5", 10, 400, None, "Ed Old")],
+        CUSTOMER_SCHEMA,
+    )
+    expected = frame(spark, [customer("ed@x", "d5", 20, 400, 400, "Ed New")], CUSTOMER_SCHEMA)
+    assert_same_rows(transforms.customer_trusted(customers), expected)
+
+
+def test_a_record_without_update_date_is_older_than_any_dated_one(spark: SparkSession) -> None:
+    customers = frame(
+        spark, [customer("fa@x", "d6", 10, None, None), customer("fa@x", "d6", 10, 5, 5)], CUSTOMER_SCHEMA
+    )
+    expected = frame(spark, [customer("fa@x", "d6", 10, 5, 5)], CUSTOMER_SCHEMA)
+    assert_same_rows(transforms.customer_trusted(customers), expected)
+
+
+def test_a_full_tie_prefers_the_record_without_consent(spark: SparkSession) -> None:
+    customers = frame(
+        spark, [customer("gu@x", "d7", 10, 10, 10), customer("gu@x", "d7", 10, 10, None)], CUSTOMER_SCHEMA
+    )
+    assert_same_rows(transforms.customer_trusted(customers), frame(spark, [], CUSTOMER_SCHEMA))
+
+
+def test_exact_duplicate_customers_give_one_row(spark: SparkSession) -> None:
+    customers = frame(spark, [customer("ha@x", "d8", 10, 10, 10)] * 3, CUSTOMER_SCHEMA)
+    expected = frame(spark, [customer("ha@x", "d8", 10, 10, 10)], CUSTOMER_SCHEMA)
+    assert_same_rows(transforms.customer_trusted(customers), expected)
+
+
+def test_customer_trusted_names_the_columns_it_lacks(spark: SparkSession) -> None:
+    customers = frame(spark, [("ada@x",)], "email string")
+    with pytest.raises(ValueError, match=r"customers lacks columns \['customerName'"):
+        transforms.customer_trusted(customers)
+
+
+# accelerometer_trusted
+
+READINGS = [
+    ("ada@x", 1000, 0.1, 0.2, 0.3),
+    ("ada@x", 1000, 0.1, 0.2, 0.3),
+    ("ada@x", 2000, 1.0, 0.0, -1.0),
+    ("bo@x", 1000, 0.0, 0.0, 0.0),
+    ("ADA@x", 3000, 0.5, 0.5, 0.5),
+]
+
+
+def test_accelerometer_trusted_keeps_readings_of_trusted_customers_once(spark: SparkSession) -> None:
+    trusted = frame(spark, [customer("ada@x", "d1", 10, 10, 10)], CUSTOMER_SCHEMA)
+    expected = frame(spark, [("ada@x", 1000, 0.1, 0.2, 0.3), ("ada@x", 2000, 1.0, 0.0, -1.0)], ACCELEROMETER_SCHEMA)
+    actual = transforms.accelerometer_trusted(frame(spark, READINGS, ACCELEROMETER_SCHEMA), trusted)
+    assert_same_rows(actual, expected)
+
+
+def test_accelerometer_trusted_is_empty_without_trusted_customers(spark: SparkSession) -> None:
+    trusted = frame(spark, [], CUSTOMER_SCHEMA)
+    actual = transforms.accelerometer_trusted(frame(spark, READINGS, ACCELEROMETER_SCHEMA), trusted)
+    assert_same_rows(actual, frame(spark, [], ACCELEROMETER_SCHEMA))
+
+
+# customer_curated
+
+
+def test_customer_curated_keeps_customers_with_readings_once(spark: SparkSession) -> None:
+    trusted = frame(spark, [customer("ada@x", "d1", 10, 10, 10), customer("ed@x", "d5", 10, 10, 10)], CUSTOMER_SCHEMA)
+    readings = frame(spark, [("ada@x", 1000, 0.1, 0.2, 0.3), ("ada@x", 2000, 1.0, 0.0, -1.0)], ACCELEROMETER_SCHEMA)
+    expected = frame(spark, [customer("ada@x", "d1", 10, 10, 10)], CUSTOMER_SCHEMA)
+    assert_same_rows(transforms.customer_curated(trusted, readings), expected)
+
+
+# step_trainer_trusted
+
+STEPS = [
+    (1000, "d1", 40),
+    (1000, "d1", 40),
+    (2000, "shared", 55),
+    (1000, "d2", 70),
+    (2000, "d1", 38),
+]
+
+
+def test_step_trainer_trusted_keeps_readings_of_curated_devices_once(spark: SparkSession) -> None:
+    curated = frame(
+        spark,
+        [customer("ada@x", "d1", 10, 10, 10), customer("fay@x", "shared", 10, 10, 10)],
+        CUSTOMER_SCHEMA,
+    )
+    expected = frame(spark, [(1000, "d1", 40), (2000, "shared", 55), (2000, "d1", 38)], STEP_TRAINER_SCHEMA)
+    actual = transforms.step_trainer_trusted(frame(spark, STEPS, STEP_TRAINER_SCHEMA), curated)
+    assert_same_rows(actual, expected)
+
+
+def test_a_device_shared_by_two_curated_customers_keeps_its_readings_once(spark: SparkSession) -> None:
+    curated = frame(
+        spark,
+        [customer("fay@x", "shared", 10, 10, 10), customer("gus@x", "shared", 10, 10, 10)],
+        CUSTOMER_SCHEMA,
+    )
+    expected = frame(spark, [(2000, "shared", 55)], STEP_TRAINER_SCHEMA)
+    actual = transforms.step_trainer_trusted(frame(spark, STEPS, STEP_TRAINER_SCHEMA), curated)
+    assert_same_rows(actual, expected)
+
+
+# machine_learning_curated
+
+
+def test_machine_learning_curated_joins_readings_taken_at_the_same_moment(spark: SparkSession) -> None:
+    steps = frame(spark, [(1000, "d1", 40), (2000, "d1", 38), (9000, "d1", 10)], STEP_TRAINER_SCHEMA)
+    readings = frame(
+        spark,
+        [("ada@x", 1000, 0.1, 0.2, 0.3), ("ada@x", 2000, 1.0, 0.0, -1.0), ("fay@x", 2000, -0.4, 0.8, 0.0)],
+        ACCELEROMETER_SCHEMA,
+    )
+    expected = frame(
+        spark,
+        [
+            (1000, "d1", 40, 1000, 0.1, 0.2, 0.3),
+            (2000, "d1", 38, 2000, 1.0, 0.0, -1.0),
+            (2000, "d1", 38, 2000, -0.4, 0.8, 0.0),
+        ],
+        MACHINE_LEARNING_CURATED_SCHEMA,
+    )
+    assert_same_rows(transforms.machine_learning_curated(steps, readings), expected)
+
+
+def test_machine_learning_curated_carries_no_email(spark: SparkSession) -> None:
+    steps = frame(spark, [(1000, "d1", 40)], STEP_TRAINER_SCHEMA)
+    readings = frame(spark, [("ada@x", 1000, 0.1, 0.2, 0.3)], ACCELEROMETER_SCHEMA)
+    assert transforms.machine_learning_curated(steps, readings).columns == [
+        "sensorReadingTime",
+        "serialNumber",
+        "distanceFromObject",
+        "timestamp",
+        "x",
+        "y",
+        "z",
+    ]
