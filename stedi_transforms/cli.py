@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _absolute(path: str) -> str:
+    """A local path made absolute: the classic engine's JVM does not follow this process's working directory."""
+    folder = local_path(path)
+    return str(folder.resolve()) if folder is not None else path
+
+
 def _check_writable(lake_root: str) -> None:
     folder = local_path(lake_root)
     if folder is None:
@@ -85,8 +91,8 @@ def _print_counts(counts: dict[str, int], out: TextIO) -> None:
 
 
 def command_run(args: argparse.Namespace, out: TextIO) -> int:
-    lake_root = args.lake or DEFAULT_LAKE
-    landing = args.landing or (args.lake if args.lake else str(sample_landing()))
+    lake_root = _absolute(args.lake or DEFAULT_LAKE)
+    landing = _absolute(args.landing or args.lake or str(sample_landing()))
     check_landing(landing)
     _check_writable(lake_root)
     if args.format == "delta":
@@ -107,9 +113,8 @@ def _write_manifest(lake_root: str, landing: str, args: argparse.Namespace) -> N
     folder = local_path(lake_root)
     if folder is None:
         return
-    landing_folder = local_path(landing)
     manifest = {
-        "landing": str(landing_folder.resolve()) if landing_folder else landing,
+        "landing": landing,
         "format": args.format,
         "engine": args.engine,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -117,7 +122,8 @@ def _write_manifest(lake_root: str, landing: str, args: argparse.Namespace) -> N
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
-def _recorded_landing(lake_root: str) -> str | None:
+def recorded_landing(lake_root: str) -> str | None:
+    """The landing root the last ``stedi run`` into this lake read, if it recorded one."""
     folder = local_path(lake_root)
     manifest = folder / MANIFEST if folder else None
     if manifest is None or not manifest.is_file():
@@ -127,16 +133,17 @@ def _recorded_landing(lake_root: str) -> str | None:
 
 
 def command_verify(args: argparse.Namespace, out: TextIO) -> int:
-    folder = local_path(args.lake)
+    lake_root = _absolute(args.lake)
+    folder = local_path(lake_root)
     if folder is not None and not folder.is_dir():
         raise UsageError(f"lake {args.lake} does not exist; build it with `stedi run --lake {args.lake}`")
-    landing = args.landing or _recorded_landing(args.lake) or args.lake
+    landing = _absolute(args.landing or recorded_landing(lake_root) or lake_root)
     check_landing(landing)
-    table_format = args.format or _detected_format(args.lake)
+    table_format = args.format or _detected_format(lake_root)
     if table_format == "delta":
         check_delta_writable(args.engine)
 
-    report = verify(get_session(args.engine), landing, Lake(args.lake, table_format))
+    report = verify(get_session(args.engine), landing, Lake(lake_root, table_format))
     if args.json:
         print(json.dumps(report.as_json(), indent=2), file=out)
     else:
@@ -158,8 +165,8 @@ def _print_report(report: Report, out: TextIO) -> None:
     for name, value in report.info.items():
         print(f"info  {name}: {value:,}", file=out)
     for check in report.checks:
-        status = "PASS" if check.passed else f"FAIL ({check.violations:,} violations)"
-        print(f"{status:<6}{check.name}", file=out)
+        verdict = f"PASS  {check.name}" if check.passed else f"FAIL  {check.name} ({check.violations:,} violations)"
+        print(verdict, file=out)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

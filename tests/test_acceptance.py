@@ -1,0 +1,42 @@
+"""The acceptance run: the real STEDI landing data (STEDI_LANDING) gives the exercise's figures on both engines."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from stedi_transforms.cli import main
+
+pytestmark = pytest.mark.real_data
+
+SEED_COUNTS = {
+    "customer_landing": 956,
+    "accelerometer_landing": 81_273,
+    "step_trainer_landing": 28_680,
+    "customer_rejected": 0,
+    "accelerometer_rejected": 0,
+    "step_trainer_rejected": 0,
+    "customer_trusted": 482,
+    "accelerometer_trusted": 40_981,
+    "step_trainer_trusted": 14_460,
+    "customer_curated": 482,
+    "machine_learning_curated": 43_681,
+}
+
+
+def test_the_real_data_gives_the_seed_counts(
+    spark: SparkSession, engine: str, real_landing: str, tmp_path: Path
+) -> None:
+    lake = str(tmp_path / "lake")
+    table_format = "delta" if engine == "sail" else "parquet"
+    run_code = main(["run", "--landing", real_landing, "--lake", lake, "--format", table_format, "--engine", engine])
+    out = io.StringIO()
+    verify_code = main(["verify", "--lake", lake, "--engine", engine, "--json"], out=out)
+    report = json.loads(out.getvalue())
+    assert (run_code, verify_code) == (0, 0)
+    assert report["counts"] == SEED_COUNTS
+    assert [check["name"] for check in report["checks"] if not check["passed"]] == []

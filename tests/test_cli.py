@@ -1,0 +1,172 @@
+"""The `stedi` command: arguments, defaults, the printed counts, the JSON report and the clear errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from stedi_transforms import engines
+from stedi_transforms.cli import main
+from stedi_transforms.lake import CUSTOMER_TRUSTED, Lake
+from tests.fixture_tables import EXPECTED_COUNTS
+
+COUNTS_TABLE = """\
+zone      table                             rows
+landing   customer_landing                    16
+landing   accelerometer_landing               15
+landing   step_trainer_landing                13
+rejected  customer_rejected                    6
+rejected  accelerometer_rejected               5
+rejected  step_trainer_rejected                4
+trusted   customer_trusted                     4
+trusted   accelerometer_trusted                6
+trusted   step_trainer_trusted                 6
+curated   customer_curated                     3
+curated   machine_learning_curated             7
+"""
+
+
+def stedi(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def test_run_prints_every_table_count_by_zone(
+    spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    code, out = stedi(
+        "run", "--landing", fixtures_landing, "--lake", str(lake), "--format", "parquet", "--engine", engine
+    )
+    assert code == 0
+    assert out.startswith(COUNTS_TABLE)
+    assert out.splitlines()[-1].startswith("done in ")
+
+
+def test_verify_json_reports_the_counts_and_every_check(
+    spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
+) -> None:
+    lake = str(tmp_path / "lake")
+    stedi("run", "--landing", fixtures_landing, "--lake", lake, "--format", "json", "--engine", engine)
+    code, out = stedi("verify", "--lake", lake, "--engine", engine, "--json")
+    report = json.loads(out)
+    assert code == 0
+    assert report["counts"] == EXPECTED_COUNTS
+    assert {check["name"]: check["passed"] for check in report["checks"]} == {
+        "customer_trusted_has_consent": True,
+        "customer_trusted_one_row_per_email": True,
+        "accelerometer_trusted_no_duplicates": True,
+        "step_trainer_trusted_no_duplicates": True,
+        "accelerometer_trusted_users_are_trusted_customers": True,
+        "customer_curated_customers_have_readings": True,
+        "step_trainer_trusted_devices_are_curated": True,
+        "customer_landing_accepted_or_rejected": True,
+        "accelerometer_landing_accepted_or_rejected": True,
+        "step_trainer_landing_accepted_or_rejected": True,
+    }
+
+
+def test_verify_exits_1_when_a_check_fails(
+    spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
+) -> None:
+    lake = Lake(str(tmp_path / "lake"), "parquet")
+    stedi("run", "--landing", fixtures_landing, "--lake", lake.root, "--format", "parquet", "--engine", engine)
+    revoked = lake.read(spark, CUSTOMER_TRUSTED).withColumn("shareWithResearchAsOfDate", F.lit(None).cast("bigint"))
+    lake.write(revoked, CUSTOMER_TRUSTED)
+    code, out = stedi("verify", "--lake", lake.root, "--engine", engine)
+    assert code == 1
+    assert "FAIL  customer_trusted_has_consent (4 violations)" in out.splitlines()
+
+
+def test_run_reads_landing_from_the_lake_when_only_the_lake_is_given(
+    spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    shutil.copytree(fixtures_landing, lake)
+    code, out = stedi("run", "--lake", str(lake), "--format", "parquet", "--engine", engine)
+    assert code == 0
+    assert out.startswith(COUNTS_TABLE)
+    assert json.loads((lake / "_stedi_run.json").read_text())["landing"] == str(lake.resolve())
+
+
+def test_run_with_no_paths_builds_the_default_lake_from_the_bundled_sample(
+    spark: SparkSession, engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out = stedi("run", "--format", "parquet", "--engine", engine)
+    assert code == 0
+    assert out.startswith(COUNTS_TABLE)
+    assert (tmp_path / "lake" / "step_trainer" / "curated").is_dir()
+
+
+def test_a_missing_landing_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = stedi("run", "--landing", str(tmp_path / "nowhere"), "--lake", str(tmp_path / "lake"))
+    assert code == 2
+    assert capsys.readouterr().err == f"stedi: error: landing folder {tmp_path / 'nowhere'} does not exist\n"
+
+
+def test_a_source_without_landing_files_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "customer" / "landing").mkdir(parents=True)
+    code, _ = stedi("run", "--landing", str(tmp_path), "--lake", str(tmp_path / "lake"))
+    assert code == 2
+    assert "no landing files for customer" in capsys.readouterr().err
+
+
+def test_an_unwritable_lake_is_a_clear_error(
+    fixtures_landing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, _ = stedi("run", "--landing", fixtures_landing, "--lake", str(blocker / "lake"))
+    assert code == 2
+    assert capsys.readouterr().err.startswith(f"stedi: error: lake {blocker / 'lake'} is not writable")
+
+
+@pytest.mark.parametrize(("option", "value"), [("--format", "csv"), ("--engine", "duckdb")])
+def test_an_unknown_format_or_engine_is_a_usage_error(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        stedi("run", option, value)
+    assert exit_info.value.code == 2
+    assert f"invalid choice: '{value}'" in capsys.readouterr().err
+
+
+def test_delta_on_classic_spark_without_jars_fails_at_once(
+    fixtures_landing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if engines.delta_jars_available():
+        pytest.skip("delta-spark's jars are available here")
+    code, _ = stedi("run", "--landing", fixtures_landing, "--lake", str(tmp_path), "--engine", "spark")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--engine sail" in err
+    assert "--format parquet" in err
+    assert not (tmp_path / "customer").exists()
+
+
+def test_verify_on_a_missing_lake_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = stedi("verify", "--lake", str(tmp_path / "nowhere"))
+    assert code == 2
+    assert "lake" in capsys.readouterr().err
+
+
+def test_the_installed_command_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    stedi_command = Path(sys.executable).with_name("stedi")
+    result = subprocess.run(
+        [str(stedi_command), "run", "--landing", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"stedi: error: landing folder {tmp_path / 'nowhere'} does not exist\n"

@@ -1,0 +1,117 @@
+"""The lake's layout and table IO: whole-table replacement, failed writes, empty tables, every format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from stedi_transforms import engines
+from stedi_transforms.lake import (
+    CUSTOMER_REJECTED,
+    CUSTOMER_TRUSTED,
+    OUTPUT_TABLES,
+    Lake,
+    check_format,
+    detect_format,
+)
+from tests.fixture_tables import ADA, DI, FAY
+
+
+def formats_for(engine: str) -> list[str]:
+    return ["delta", "parquet", "json"] if engine == "sail" or engines.delta_jars_available() else ["parquet", "json"]
+
+
+def customers(spark: SparkSession, rows: list[tuple[object, ...]]) -> DataFrame:
+    return spark.createDataFrame(rows, CUSTOMER_TRUSTED.schema)
+
+
+def assert_same_rows(actual: DataFrame, expected: DataFrame) -> None:
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_tables_live_where_the_bucket_keeps_them() -> None:
+    lake = Lake("s3://stedi/lake/")
+    assert {table.name: lake.path(table) for table in OUTPUT_TABLES} == {
+        "customer_rejected": "s3://stedi/lake/customer/rejected",
+        "accelerometer_rejected": "s3://stedi/lake/accelerometer/rejected",
+        "step_trainer_rejected": "s3://stedi/lake/step_trainer/rejected",
+        "customer_trusted": "s3://stedi/lake/customer/trusted",
+        "accelerometer_trusted": "s3://stedi/lake/accelerometer/trusted",
+        "step_trainer_trusted": "s3://stedi/lake/step_trainer/trusted",
+        "customer_curated": "s3://stedi/lake/customer/curated",
+        "machine_learning_curated": "s3://stedi/lake/step_trainer/curated",
+    }
+
+
+def test_an_unknown_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown format 'csv'; choose one of delta, parquet, json"):
+        Lake("lake", "csv")
+    assert check_format("json") == "json"
+
+
+@pytest.mark.parametrize("table_format", ["delta", "parquet", "json"])
+def test_a_write_replaces_the_whole_table(spark: SparkSession, engine: str, table_format: str, tmp_path: Path) -> None:
+    if table_format not in formats_for(engine):
+        pytest.skip("classic Spark has no Delta jars on this machine")
+    lake = Lake(str(tmp_path), table_format)
+    lake.write(customers(spark, [ADA, DI]), CUSTOMER_TRUSTED)
+    lake.write(customers(spark, [FAY]), CUSTOMER_TRUSTED)
+    assert_same_rows(lake.read(spark, CUSTOMER_TRUSTED), customers(spark, [FAY]))
+    assert detect_format(lake.path(CUSTOMER_TRUSTED)) == table_format
+    assert sorted(path.name for path in (tmp_path / "customer").iterdir()) == ["trusted"]
+
+
+@pytest.mark.parametrize("table_format", ["delta", "parquet", "json"])
+def test_a_failed_write_leaves_the_previous_table(
+    spark: SparkSession, engine: str, table_format: str, tmp_path: Path
+) -> None:
+    if table_format not in formats_for(engine):
+        pytest.skip("classic Spark has no Delta jars on this machine")
+    lake = Lake(str(tmp_path), table_format)
+    lake.write(customers(spark, [ADA]), CUSTOMER_TRUSTED)
+    explode = F.udf(lambda value: value // 0, "bigint")
+    failing = customers(spark, [DI]).withColumn("registrationDate", explode(F.col("registrationDate")))
+    with pytest.raises(Exception, match="ZeroDivisionError"):
+        lake.write(failing, CUSTOMER_TRUSTED)
+    assert_same_rows(lake.read(spark, CUSTOMER_TRUSTED), customers(spark, [ADA]))
+    assert sorted(path.name for path in (tmp_path / "customer").iterdir()) == ["trusted"]
+
+
+@pytest.mark.parametrize("table_format", ["delta", "parquet", "json"])
+def test_an_empty_table_is_written_and_read_back(
+    spark: SparkSession, engine: str, table_format: str, tmp_path: Path
+) -> None:
+    if table_format not in formats_for(engine):
+        pytest.skip("classic Spark has no Delta jars on this machine")
+    lake = Lake(str(tmp_path), table_format)
+    empty = spark.createDataFrame([], CUSTOMER_REJECTED.schema)
+    lake.write(empty, CUSTOMER_REJECTED)
+    assert_same_rows(lake.read(spark, CUSTOMER_REJECTED), empty)
+
+
+def test_a_table_can_change_format(spark: SparkSession, engine: str, tmp_path: Path) -> None:
+    first, second = formats_for(engine)[:2]
+    Lake(str(tmp_path), first).write(customers(spark, [ADA]), CUSTOMER_TRUSTED)
+    lake = Lake(str(tmp_path), second)
+    lake.write(customers(spark, [DI]), CUSTOMER_TRUSTED)
+    assert detect_format(lake.path(CUSTOMER_TRUSTED)) == second
+    assert_same_rows(lake.read(spark, CUSTOMER_TRUSTED), customers(spark, [DI]))
+
+
+def test_written_columns_follow_the_table_schema(spark: SparkSession, tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path), "parquet")
+    shuffled = customers(spark, [ADA]).select(
+        "email", *[n for n in CUSTOMER_TRUSTED.schema.fieldNames() if n != "email"]
+    )
+    lake.write(shuffled, CUSTOMER_TRUSTED)
+    assert lake.read(spark, CUSTOMER_TRUSTED).columns == CUSTOMER_TRUSTED.schema.fieldNames()
+
+
+def test_a_folder_without_a_table_has_no_format(tmp_path: Path) -> None:
+    assert detect_format(str(tmp_path / "missing")) is None
+    assert detect_format(str(tmp_path)) is None
+    assert detect_format("s3://stedi/lake/customer/trusted") is None

@@ -1,0 +1,26 @@
+"""The exploration notebook runs top to bottom on the bundled sample, so it cannot rot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "explore.ipynb"
+
+
+def test_the_notebook_shows_the_zones_and_the_collisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEDI_LAKE", str(tmp_path / "lake"))
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    ).execute()
+    printed = [
+        "".join(output.get("text", "") for output in cell.get("outputs", []))
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    ]
+    assert "curated   machine_learning_curated             7" in printed[1]
+    assert printed[4].startswith("2 step-trainer readings matched more than one accelerometer reading\n")
