@@ -1,0 +1,126 @@
+"""The AWS Glue adapter: job arguments, the Glue context, and table IO through Glue's sinks and the Data Catalog.
+
+The only module that touches ``awsglue``, and only inside functions, so the rest of the package never needs it.
+The job scripts in ``jobs/`` are a few lines over :func:`glue_job`; the zone logic is the pipeline's own.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from stedi_transforms.lake import Lake, Table
+
+GLUE_FORMATS = ("json", "glueparquet", "delta")
+"""json and glueparquet go through the catalog-updating sink (Glue Studio's way); delta through the DataFrame API."""
+
+REQUIRED_ARGUMENTS = ("JOB_NAME", "LAKE", "DATABASE", "FORMAT")
+OPTIONAL_ARGUMENTS = ("LANDING",)
+
+
+@dataclass(frozen=True)
+class JobArguments:
+    """A job's arguments: ``--JOB_NAME``, ``--LAKE s3://bucket/prefix``, ``--DATABASE``, ``--FORMAT`` and
+    optionally ``--LANDING`` (default: the lake itself)."""
+
+    job_name: str
+    lake: str
+    database: str
+    table_format: str
+    landing: str
+
+    def __post_init__(self) -> None:
+        if self.table_format not in GLUE_FORMATS:
+            raise ValueError(f"unknown --FORMAT {self.table_format!r}; choose one of {', '.join(GLUE_FORMATS)}")
+
+
+def resolve_arguments(argv: Sequence[str]) -> JobArguments:
+    """Parse the job's arguments with Glue's own ``getResolvedOptions``.
+
+    It makes every name it is given required, so the optional ``--LANDING`` is resolved only when present.
+    """
+    from awsglue.utils import getResolvedOptions
+
+    present = [name for name in OPTIONAL_ARGUMENTS if f"--{name}" in argv]
+    options = getResolvedOptions(list(argv), [*REQUIRED_ARGUMENTS, *present])
+    return JobArguments(
+        job_name=options["JOB_NAME"],
+        lake=options["LAKE"],
+        database=options["DATABASE"],
+        table_format=options["FORMAT"],
+        landing=options.get("LANDING") or options["LAKE"],
+    )
+
+
+class GlueTableIO:
+    """Reads tables from the lake's S3 paths and writes them so that each run replaces the last one.
+
+    json and glueparquet: purge the table's path, then write with the sink that creates the Data Catalog table and
+    updates its schema (it appends, so without the purge every re-run would duplicate the table). delta: a Delta
+    overwrite, one commit; register the table for Athena with the DDL in ``sql/``.
+    """
+
+    def __init__(self, glue_context: Any, dynamic_frame: Any, arguments: JobArguments) -> None:
+        self._glue_context = glue_context
+        self._dynamic_frame = dynamic_frame
+        self._arguments = arguments
+        self._lake = Lake(arguments.lake)  # for its layout: the same paths as a local lake
+
+    def _spark_format(self) -> str:
+        return {"json": "json", "glueparquet": "parquet", "delta": "delta"}[self._arguments.table_format]
+
+    def read(self, spark: SparkSession, table: Table) -> DataFrame:
+        reader = spark.read.format(self._spark_format())
+        if self._arguments.table_format != "delta":
+            reader = reader.schema(table.schema)
+        return reader.load(self._lake.path(table))
+
+    def write(self, df: DataFrame, table: Table) -> None:
+        df = df.select(*table.schema.fieldNames())
+        path = self._lake.path(table)
+        if self._arguments.table_format == "delta":
+            df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+            return
+        self._glue_context.purge_s3_path(path, {"retentionPeriod": 0})
+        sink = self._glue_context.getSink(
+            connection_type="s3",
+            path=path,
+            enableUpdateCatalog=True,
+            updateBehavior="UPDATE_IN_DATABASE",
+            partitionKeys=[],
+        )
+        sink.setCatalogInfo(catalogDatabase=self._arguments.database, catalogTableName=table.name)
+        sink.setFormat(self._arguments.table_format)
+        sink.writeFrame(self._dynamic_frame.fromDF(df, self._glue_context, table.name))
+
+
+def _runtime() -> tuple[Any, Any, Any, Any]:
+    """Glue's classes: SparkContext, GlueContext, DynamicFrame and Job (imported here, on Glue only)."""
+    from awsglue.context import GlueContext
+    from awsglue.dynamicframe import DynamicFrame
+    from awsglue.job import Job
+    from pyspark import SparkContext
+
+    return SparkContext, GlueContext, DynamicFrame, Job
+
+
+@contextmanager
+def glue_job(argv: Sequence[str] | None = None) -> Iterator[tuple[SparkSession, str, GlueTableIO]]:
+    """Resolve the arguments, build the Glue context and ``job.init``; yield the session, the landing root and the
+    table IO; ``job.commit`` when the body succeeds.
+
+    >>> with glue_job() as (spark, landing, io):  # doctest: +SKIP
+    ...     pipeline.customer_landing_to_trusted(spark, landing, io)
+    """
+    arguments = resolve_arguments(sys.argv if argv is None else argv)
+    spark_context_type, glue_context_type, dynamic_frame_type, job_type = _runtime()
+    glue_context = glue_context_type(spark_context_type.getOrCreate())
+    job = job_type(glue_context)
+    job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
+    yield glue_context.spark_session, arguments.landing, GlueTableIO(glue_context, dynamic_frame_type, arguments)
+    job.commit()

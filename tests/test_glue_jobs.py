@@ -1,0 +1,86 @@
+"""The five Glue job scripts, run end to end on classic Spark with only the Glue runtime replaced by a double."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark import SparkContext
+from pyspark.sql import SparkSession
+
+from stedi_transforms import glue, pipeline
+from stedi_transforms.lake import OUTPUT_TABLES, Table
+from tests import glue_double
+from tests.fixture_tables import expected_table
+
+JOBS = Path(__file__).resolve().parent.parent / "jobs"
+JOB_NAMES = [job.__name__ for job in pipeline.JOBS]
+
+pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.parametrize("spark", ["spark"], indirect=True)]
+
+
+@pytest.fixture(autouse=True)
+def glue_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = (SparkContext, glue_double.GlueContext, glue_double.DynamicFrame, glue_double.Job)
+    monkeypatch.setattr(glue, "_runtime", lambda: runtime)
+    glue_double.JOURNAL.clear()
+
+
+def run_job(name: str, lake: Path, table_format: str, landing: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = [f"{name}.py", "--JOB_NAME", name, "--LAKE", str(lake), "--DATABASE", "stedi", "--FORMAT", table_format]
+    monkeypatch.setattr(sys, "argv", [*argv, "--LANDING", landing])
+    runpy.run_path(str(JOBS / f"{name}.py"), run_name="__main__")
+
+
+def read(spark: SparkSession, lake: Path, table: Table, table_format: str) -> object:
+    spark_format = {"json": "json", "glueparquet": "parquet"}[table_format]
+    return spark.read.format(spark_format).schema(table.schema).load(str(lake / table.entity / table.zone))
+
+
+@pytest.mark.parametrize("table_format", ["json", "glueparquet"])
+def test_the_jobs_run_twice_leave_the_tables_stedi_run_writes(
+    spark: SparkSession, table_format: str, fixtures_landing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = tmp_path / "lake"
+    for _ in range(2):
+        for name in JOB_NAMES:
+            run_job(name, lake, table_format, fixtures_landing, monkeypatch)
+    for table in OUTPUT_TABLES:
+        assert_df_equality(
+            read(spark, lake, table, table_format),
+            expected_table(spark, table),
+            ignore_row_order=True,
+            ignore_nullable=True,
+        )
+
+
+def test_a_job_purges_then_writes_through_the_catalog_updating_sink(
+    spark: SparkSession, fixtures_landing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = tmp_path / "lake"
+    run_job("customer_landing_to_trusted", lake, "json", fixtures_landing, monkeypatch)
+    sink_options = {
+        "enableUpdateCatalog": True,
+        "updateBehavior": "UPDATE_IN_DATABASE",
+        "partitionKeys": [],
+    }
+    writes = []
+    for table, folder in (("customer_rejected", "rejected"), ("customer_trusted", "trusted")):
+        path = str(lake / "customer" / folder)
+        writes += [
+            ("purge_s3_path", path, {"retentionPeriod": 0}),
+            ("getSink", "s3", {"path": path, **sink_options}),
+            ("setCatalogInfo", "stedi", table),
+            ("setFormat", "json"),
+            ("writeFrame", path, table),
+        ]
+    assert [("init", "customer_landing_to_trusted"), *writes, ("commit",)] == glue_double.JOURNAL
+
+
+def test_a_failing_job_does_not_commit(spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(Exception, match=r"PATH_NOT_FOUND|Path does not exist"):
+        run_job("customer_trusted_to_curated", tmp_path / "empty-lake", "json", str(tmp_path), monkeypatch)
+    assert glue_double.JOURNAL == [("init", "customer_trusted_to_curated")]
