@@ -19,6 +19,7 @@ from typing import TextIO
 from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, EngineError, check_delta_writable, get_session
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
 from stedi_transforms.pipeline import JobTiming, LandingError, check_landing, run
+from stedi_transforms.queries import DEFAULT_DATABASE, render, sql_files
 from stedi_transforms.verify import Report, count_tables, verify
 
 DEFAULT_LAKE = "lake"
@@ -58,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     verify_parser.add_argument("--format", choices=FORMATS, help="table format (default: detected)")
     verify_parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
     verify_parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    sql_parser = commands.add_parser("sql", help="print a packaged SQL file (Athena DDL, validation queries)")
+    sql_parser.add_argument("name", nargs="?", help="the file, e.g. customer_landing.sql (default: list them)")
+    sql_parser.add_argument("--bucket", default="${bucket}", help="the S3 bucket of the lake")
+    sql_parser.add_argument("--database", default=DEFAULT_DATABASE, help="the Glue database")
     return parser
 
 
@@ -169,10 +175,21 @@ def _print_report(report: Report, out: TextIO) -> None:
         print(verdict, file=out)
 
 
+def command_sql(args: argparse.Namespace, out: TextIO) -> int:
+    if args.name is None:
+        print("\n".join(sql_files()), file=out)
+        return 0
+    try:
+        print(render(args.name, args.bucket, args.database), end="", file=out)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the ``stedi`` command; returns the exit code."""
     args = _parser().parse_args(argv)
-    commands = {"run": command_run, "verify": command_verify}
+    commands = {"run": command_run, "verify": command_verify, "sql": command_sql}
     try:
         return commands[args.command](args, out or sys.stdout)
     except (UsageError, LandingError, EngineError) as error:

@@ -18,9 +18,30 @@ class Query:
     sql: str
 
 
+DEFAULT_DATABASE = "stedi"
+
+
+def sql_files() -> list[str]:
+    """The names of the packaged SQL files: the landing DDL, the Delta registrations, the validation queries."""
+    return sorted(
+        entry.name for entry in (resources.files("stedi_transforms") / "sql").iterdir() if entry.name.endswith(".sql")
+    )
+
+
 def sql_text(name: str) -> str:
     """The text of the packaged SQL file ``name`` (e.g. ``validation.sql``)."""
+    if name not in sql_files():
+        raise ValueError(f"no SQL file {name!r}; the files are {', '.join(sql_files())}")
     return (resources.files("stedi_transforms") / "sql" / name).read_text(encoding="utf-8")
+
+
+def render(name: str, bucket: str, database: str = DEFAULT_DATABASE) -> str:
+    """A SQL file with its ``${bucket}`` and ``${database}`` placeholders filled in.
+
+    >>> "s3://my-bucket/customer/landing/" in render("customer_landing.sql", "my-bucket")
+    True
+    """
+    return sql_text(name).replace("${bucket}", bucket).replace("${database}", database)
 
 
 def named_queries(text: str) -> list[Query]:
