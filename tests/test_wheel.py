@@ -1,0 +1,100 @@
+"""The wheel: built from this tree, installed into a clean virtual environment next to pyspark and awsglue (as Glue
+has them), and a job script run from it on the bundled sample with the Glue double. Proves the packaging: the
+library, its SQL files and its sample are all in the wheel, and it needs nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.xdist_group("sail")  # a subprocess of its own; this group has the shorter queue
+
+RUNNER = """
+import importlib.util, json, runpy, sys
+import stedi_transforms
+from pyspark import SparkContext
+from pyspark.sql import SparkSession
+from stedi_transforms import glue
+from stedi_transforms.cli import sample_landing
+from stedi_transforms.queries import sql_files
+
+double_path, job_path, lake = sys.argv[1:4]
+spec = importlib.util.spec_from_file_location("glue_double", double_path)
+double = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(double)
+glue._runtime = lambda: (SparkContext, double.GlueContext, double.DynamicFrame, double.Job)
+spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+spark.sparkContext.setLogLevel("ERROR")
+sys.argv = ["job", "--JOB_NAME", "customer_landing_to_trusted", "--LAKE", lake, "--DATABASE", "stedi",
+            "--FORMAT", "json", "--LANDING", str(sample_landing())]
+runpy.run_path(job_path, run_name="__main__")
+rows = spark.read.schema("email string").json(lake + "/customer/trusted").count()
+print(json.dumps({"package": stedi_transforms.__file__, "sql": sql_files(), "customer_trusted": rows,
+                  "journal": [entry[0] for entry in double.JOURNAL]}))
+"""
+
+
+def test_the_wheel_runs_a_glue_job_in_a_clean_environment(tmp_path: Path) -> None:
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent))
+    if uv is None:
+        pytest.skip("uv is not installed next to this interpreter")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("stedi_transforms-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+        lines = archive.read(metadata).decode().splitlines()
+    hard_requirements = [line for line in lines if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    assert hard_requirements == []
+
+    venv = tmp_path / "venv"
+    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            str(wheel),
+            "pyspark==4.1.1",
+            "AWSGlueDataplanePython==5.1.0",
+        ],
+        check=True,
+    )
+    job = ROOT / "jobs" / "customer_landing_to_trusted.py"
+    result = subprocess.run(
+        [str(python), "-c", RUNNER, str(ROOT / "tests" / "glue_double.py"), str(job), str(tmp_path / "lake")],
+        cwd=tmp_path,
+        env={**os.environ, "PYSPARK_PYTHON": str(python)},  # Glue points its workers at its own Python too
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["package"].startswith(str(venv))
+    assert report["sql"] == [
+        "accelerometer_landing.sql",
+        "customer_landing.sql",
+        "delta_tables.sql",
+        "step_trainer_landing.sql",
+        "validation.sql",
+    ]
+    assert report["customer_trusted"] == 4
+    assert report["journal"][0] == "init"
+    assert report["journal"][-1] == "commit"
