@@ -16,7 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from stedi_transforms.deploy import GLUE_VERSIONS, DeployError, GlueSettings, deploy, plan, run_jobs, teardown
 from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, EngineError, check_delta_writable, get_session
+from stedi_transforms.glue import GLUE_FORMATS
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
 from stedi_transforms.pipeline import JobTiming, LandingError, check_landing, run
 from stedi_transforms.queries import DEFAULT_DATABASE, render, sql_files
@@ -64,6 +66,25 @@ def _parser() -> argparse.ArgumentParser:
     sql_parser.add_argument("name", nargs="?", help="the file, e.g. customer_landing.sql (default: list them)")
     sql_parser.add_argument("--bucket", default="${bucket}", help="the S3 bucket of the lake")
     sql_parser.add_argument("--database", default=DEFAULT_DATABASE, help="the Glue database")
+
+    glue_parser = commands.add_parser("glue", help="deploy, run and tear down the Glue jobs (boto3)")
+    glue_commands = glue_parser.add_subparsers(dest="glue_command", required=True)
+    for name, text in (
+        ("deploy", "upload the wheel and scripts; create the database, landing tables and jobs"),
+        ("run", "start the five jobs in order, waiting for each; stop at the first failure"),
+        ("teardown", "remove what deploy created (zone outputs only with --outputs)"),
+    ):
+        command = glue_commands.add_parser(name, help=text)
+        command.add_argument("--bucket", required=True, help="the S3 bucket of the lake")
+        command.add_argument("--database", default=DEFAULT_DATABASE, help="the Glue database")
+        if name == "deploy":
+            command.add_argument("--role", required=True, help="the IAM role ARN the jobs run as")
+            command.add_argument("--glue-version", choices=GLUE_VERSIONS, default=GLUE_VERSIONS[0])
+            command.add_argument("--format", choices=GLUE_FORMATS, default="json", help="the jobs' table format")
+            command.add_argument("--wheel", help="the wheel to ship (default: the newest in dist/, `make wheel`)")
+            command.add_argument("--dry-run", action="store_true", help="print the plan, touch nothing")
+        if name == "teardown":
+            command.add_argument("--outputs", action="store_true", help="also delete rejected/trusted/curated data")
     return parser
 
 
@@ -186,13 +207,47 @@ def command_sql(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _newest_wheel() -> Path:
+    wheels = sorted(Path("dist").glob("stedi_transforms-*.whl"), key=lambda path: path.stat().st_mtime)
+    if not wheels:
+        raise UsageError("no wheel in dist/: build one with `make wheel`, or name it with --wheel")
+    return wheels[-1]
+
+
+def command_glue(args: argparse.Namespace, out: TextIO) -> int:
+    settings = GlueSettings(
+        bucket=args.bucket,
+        role=getattr(args, "role", ""),
+        database=args.database,
+        glue_version=getattr(args, "glue_version", GLUE_VERSIONS[0]),
+        table_format=getattr(args, "format", "json"),
+    )
+    if args.glue_command == "deploy":
+        wheel = Path(args.wheel) if args.wheel else _newest_wheel()
+        if not wheel.is_file():
+            raise UsageError(f"wheel {wheel} does not exist")
+        if args.dry_run:
+            print("\n".join(plan(settings, wheel).lines(settings.bucket)), file=out)
+            return 0
+    import boto3
+
+    s3, glue_client = boto3.client("s3"), boto3.client("glue")
+    if args.glue_command == "deploy":
+        print("\n".join(deploy(settings, wheel, s3, glue_client).lines(settings.bucket)), file=out)
+    elif args.glue_command == "run":
+        run_jobs(glue_client, on_state=lambda job, state: print(f"{job:<36}{state}", file=out, flush=True))
+    else:
+        print("\n".join(f"removed {item}" for item in teardown(settings, s3, glue_client, args.outputs)), file=out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the ``stedi`` command; returns the exit code."""
     args = _parser().parse_args(argv)
-    commands = {"run": command_run, "verify": command_verify, "sql": command_sql}
+    commands = {"run": command_run, "verify": command_verify, "sql": command_sql, "glue": command_glue}
     try:
         return commands[args.command](args, out or sys.stdout)
-    except (UsageError, LandingError, EngineError) as error:
+    except (UsageError, LandingError, EngineError, DeployError) as error:
         print(f"stedi: error: {error}", file=sys.stderr)
         return 2
 
