@@ -43,6 +43,13 @@ print(json.dumps({"package": stedi_transforms.__file__, "sql": sql_files(), "cus
 """
 
 
+def glue_like_environment(python: Path) -> dict[str, str]:
+    """This environment without the Spark Connect flags a Sail session in this process may have set, and with the
+    Python workers pointed at the clean interpreter, as Glue points them at its own."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
+    return {**environment, "PYSPARK_PYTHON": str(python)}
+
+
 def test_the_wheel_runs_a_glue_job_in_a_clean_environment(tmp_path: Path) -> None:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv is None:
@@ -80,7 +87,7 @@ def test_the_wheel_runs_a_glue_job_in_a_clean_environment(tmp_path: Path) -> Non
     result = subprocess.run(
         [str(python), "-c", RUNNER, str(ROOT / "tests" / "glue_double.py"), str(job), str(tmp_path / "lake")],
         cwd=tmp_path,
-        env={**os.environ, "PYSPARK_PYTHON": str(python)},  # Glue points its workers at its own Python too
+        env=glue_like_environment(python),
         capture_output=True,
         text=True,
         check=False,
