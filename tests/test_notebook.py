@@ -8,6 +8,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+# No Spark session here: run on the Sail worker, whose queue is the shorter one.
+pytestmark = pytest.mark.xdist_group("sail")
+
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "explore.ipynb"
 
 
