@@ -153,10 +153,11 @@ def test_run_stops_at_the_first_failure_with_its_message(aws: tuple[Any, Any], w
     assert failing.started == JOBS[:2]
 
 
-def test_teardown_leaves_the_account_as_it_was(aws: tuple[Any, Any], wheel: Path) -> None:
+def test_deploy_run_teardown_leaves_the_account_as_it_was(aws: tuple[Any, Any], wheel: Path) -> None:
     s3, glue = aws
     before = (keys(s3), glue.get_databases()["DatabaseList"], glue.list_jobs()["JobNames"])
     stedi("glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel))
+    assert stedi("glue", "run", "--bucket", BUCKET)[0] == 0
     s3.put_object(Bucket=BUCKET, Key="customer/trusted/part-0.json", Body=b"{}\n")
     code, _ = stedi("glue", "teardown", "--bucket", BUCKET, "--outputs")
     assert code == 0
