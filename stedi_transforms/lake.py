@@ -30,7 +30,6 @@ from stedi_transforms.schemas import (
 
 FORMATS = ("delta", "parquet", "json")
 DEFAULT_FORMAT = "delta"
-ZONES = ("landing", "rejected", "trusted", "curated")
 
 
 @dataclass(frozen=True)
