@@ -122,7 +122,8 @@ def _start_spark() -> SparkSession:
         .config("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile={log4j}")
+        # The quick JIT only: local runs are short, and waiting for the optimising compiler does not pay off in them.
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile={log4j} -XX:TieredStopAtLevel=1")
     )
     if delta_jars_available():
         from delta import configure_spark_with_delta_pip

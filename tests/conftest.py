@@ -7,8 +7,9 @@ PySpark keeps one kind of session per process, so the suite runs on two xdist wo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from pyspark.sql import SparkSession
@@ -17,6 +18,19 @@ from stedi_transforms import engines
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REAL_DATA_VARIABLE = "STEDI_LANDING"
+
+Test = TypeVar("Test", bound=Callable[..., None])
+
+
+def only_on(engine: str) -> Callable[[Test], Test]:
+    """Run a test that takes ``spark`` on one engine: for behaviour of the library's own Python (the CLI's
+    arguments, the report) that both engines already share through tests of their own."""
+
+    def decorate(test: Test) -> Test:
+        test = pytest.mark.parametrize("spark", [engine], indirect=True)(test)
+        return pytest.mark.xdist_group(engine)(test)
+
+    return decorate
 
 
 @pytest.fixture(

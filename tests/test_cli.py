@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from stedi_transforms import engines
 from stedi_transforms.cli import main
 from stedi_transforms.lake import CUSTOMER_TRUSTED, Lake
+from tests.conftest import only_on
 from tests.fixture_tables import EXPECTED_COUNTS
 
 COUNTS_TABLE = """\
@@ -52,6 +53,7 @@ def test_run_prints_every_table_count_by_zone(
     assert out.splitlines()[-1].startswith("done in ")
 
 
+@only_on("sail")
 def test_verify_json_reports_the_counts_and_every_check(
     spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
 ) -> None:
@@ -75,6 +77,7 @@ def test_verify_json_reports_the_counts_and_every_check(
     }
 
 
+@only_on("sail")
 def test_verify_exits_1_when_a_check_fails(
     spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
 ) -> None:
@@ -87,6 +90,7 @@ def test_verify_exits_1_when_a_check_fails(
     assert "FAIL  customer_trusted_has_consent (4 violations)" in out.splitlines()
 
 
+@only_on("sail")
 def test_run_reads_landing_from_the_lake_when_only_the_lake_is_given(
     spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
 ) -> None:
@@ -98,6 +102,7 @@ def test_run_reads_landing_from_the_lake_when_only_the_lake_is_given(
     assert json.loads((lake / "_stedi_run.json").read_text())["landing"] == str(lake.resolve())
 
 
+@only_on("sail")
 def test_run_with_no_paths_builds_the_default_lake_from_the_bundled_sample(
     spark: SparkSession, engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ from stedi_transforms import engines
 from stedi_transforms.lake import CUSTOMER_TRUSTED, OUTPUT_TABLES, Lake
 from stedi_transforms.pipeline import JOBS, LandingError, check_landing, run
 from stedi_transforms.verify import count_tables, verify
+from tests.conftest import only_on
 from tests.fixture_tables import EXPECTED_COUNTS, expected_table
 
 
@@ -75,6 +76,7 @@ def test_verify_counts_every_table_and_passes_every_check(
     assert count_tables(spark, fixtures_landing, lake) == EXPECTED_COUNTS
 
 
+@only_on("sail")
 def test_verify_finds_a_broken_table(spark: SparkSession, fixtures_landing: str, tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"), "parquet")
     run(spark, fixtures_landing, lake)
