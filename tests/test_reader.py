@@ -41,6 +41,8 @@ def test_bad_lines_are_quarantined_with_their_text_and_reason(spark: SparkSessio
         '{"user":42,"timestamp":1700000001000,"x":0.0,"y":0.0,"z":0.0}',
         "user=ada timestamp=1",
         "[1, 2]",
+        '{"user":"ada@stedi.test","timestamp":1700000001000,"x":NaN,"y":0.0,"z":0.0}',
+        '{"user":"ada@stedi.test","timestamp":1700000001000,"x":0.0,"y":Infinity,"z":0.0}',
     ]
     landing = parse_lines(text(spark, [CANONICAL, *bad]), ACCELEROMETER)
     reasons = [
@@ -52,6 +54,8 @@ def test_bad_lines_are_quarantined_with_their_text_and_reason(spark: SparkSessio
         "user: expected string, got integer",
         "malformed JSON",
         "not a JSON object",
+        "malformed JSON",
+        "malformed JSON",
     ]
     expected = spark.createDataFrame(list(zip(bad, reasons, strict=True)), REJECTED_SCHEMA)
     assert_same_rows(landing.rejected, expected)
