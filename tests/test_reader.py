@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
@@ -31,38 +32,38 @@ def test_canonical_and_other_spacings_are_read_alike(spark: SparkSession) -> Non
     assert_same_rows(landing.rejected, spark.createDataFrame([], REJECTED_SCHEMA))
 
 
-def test_bad_lines_are_quarantined_with_their_text_and_reason(spark: SparkSession) -> None:
-    bad = [
-        '{"user":"ada@stedi.test","timestamp":"abc","x":1.0,"y":1.0,"z":1.0}',
-        '{"user":"ada@stedi.test","timestamp":1700000001000,"x":"0.1","y":0.2,"z":0.3}',
-        '{"timestamp":1700000001000,"x":0.0,"y":0.0,"z":0.0}',
-        '{"user":null,"timestamp":1700000001000,"x":0.0,"y":0.0,"z":0.0}',
-        '{"user":"ada@stedi.test","timestamp":1700000001000.5,"x":0.0,"y":0.0,"z":0.0}',
-        '{"user":42,"timestamp":1700000001000,"x":0.0,"y":0.0,"z":0.0}',
-        "user=ada timestamp=1",
-        "[1, 2]",
-        '{"user":"ada@stedi.test","timestamp":1700000001000,"x":NaN,"y":0.0,"z":0.0}',
-        '{"user":"ada@stedi.test","timestamp":1700000001000,"x":0.0,"y":Infinity,"z":0.0}',
-    ]
-    landing = parse_lines(text(spark, [CANONICAL, *bad]), ACCELEROMETER)
-    reasons = [
-        "timestamp: expected bigint, got string",
-        "x: expected double, got string",
-        "user: missing key field",
-        "user: missing key field",
-        "timestamp: expected bigint, got number",
-        "user: expected string, got integer",
-        "malformed JSON",
-        "not a JSON object",
-        "malformed JSON",
-        "malformed JSON",
-    ]
-    expected = spark.createDataFrame(list(zip(bad, reasons, strict=True)), REJECTED_SCHEMA)
-    assert_same_rows(landing.rejected, expected)
-    assert_same_rows(
-        landing.accepted,
-        spark.createDataFrame([("ada@stedi.test", 1700000001000, 0.1, 0.2, 0.3)], ACCELEROMETER_SCHEMA),
-    )
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (
+            '{"user":"ada@stedi.test","timestamp":"abc","x":1.0,"y":1.0,"z":1.0}',
+            "timestamp: expected bigint, got string",
+        ),
+        (
+            '{"user":"ada@stedi.test","timestamp":1700000001000,"x":"0.1","y":0.2,"z":0.3}',
+            "x: expected double, got string",
+        ),
+        ('{"timestamp":1700000001000,"x":0.0,"y":0.0,"z":0.0}', "user: missing key field"),
+        ('{"user":null,"timestamp":1700000001000,"x":0.0,"y":0.0,"z":0.0}', "user: missing key field"),
+        (
+            '{"user":"ada@stedi.test","timestamp":1700000001000.5,"x":0,"y":0,"z":0}',
+            "timestamp: expected bigint, got number",
+        ),
+        ('{"user":42,"timestamp":1700000001000,"x":0.0,"y":0.0,"z":0.0}', "user: expected string, got integer"),
+        (
+            '{"user":"ada@stedi.test","timestamp":true,"x":0.0,"y":0.0,"z":0.0}',
+            "timestamp: expected bigint, got boolean",
+        ),
+        ("user=ada timestamp=1", "malformed JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"user":"ada@stedi.test","timestamp":1700000001000,"x":NaN,"y":0.0,"z":0.0}', "malformed JSON"),
+        ('{"user":"ada@stedi.test","timestamp":1700000001000,"x":0.0,"y":Infinity,"z":0.0}', "malformed JSON"),
+        ("{'user':'ada@stedi.test','timestamp':1700000001000,'x':0.0,'y':0.0,'z':0.0}", "malformed JSON"),
+    ],
+)
+def test_a_bad_line_is_quarantined_with_its_text_and_reason(spark: SparkSession, line: str, reason: str) -> None:
+    landing = parse_lines(text(spark, [CANONICAL, line]), ACCELEROMETER)
+    assert_same_rows(landing.rejected, spark.createDataFrame([(line, reason)], REJECTED_SCHEMA))
 
 
 def test_blank_lines_are_skipped_and_not_counted(spark: SparkSession) -> None:

@@ -102,6 +102,13 @@ def test_customer_trusted_names_the_columns_it_lacks(spark: SparkSession) -> Non
         transforms.customer_trusted(customers)
 
 
+def test_records_without_any_dates_tie_and_the_one_without_consent_wins(spark: SparkSession) -> None:
+    customers = frame(
+        spark, [customer("hu@x", "d9", None, None, 7), customer("hu@x", "d9", None, None, None)], CUSTOMER_SCHEMA
+    )
+    assert_same_rows(transforms.customer_trusted(customers), frame(spark, [], CUSTOMER_SCHEMA))
+
+
 # accelerometer_trusted
 
 READINGS = [
@@ -127,6 +134,12 @@ def test_accelerometer_trusted_is_empty_without_trusted_customers(spark: SparkSe
 
 
 # customer_curated
+
+
+def test_customer_curated_is_empty_without_readings(spark: SparkSession) -> None:
+    trusted = frame(spark, [customer("ada@x", "d1", 10, 10, 10)], CUSTOMER_SCHEMA)
+    readings = frame(spark, [("bo@x", 1000, 0.0, 0.0, 0.0)], ACCELEROMETER_SCHEMA)
+    assert_same_rows(transforms.customer_curated(trusted, readings), frame(spark, [], CUSTOMER_SCHEMA))
 
 
 def test_customer_curated_keeps_customers_with_readings_once(spark: SparkSession) -> None:
@@ -169,7 +182,21 @@ def test_a_device_shared_by_two_curated_customers_keeps_its_readings_once(spark:
     assert_same_rows(actual, expected)
 
 
+def test_step_trainer_trusted_is_empty_without_curated_customers(spark: SparkSession) -> None:
+    actual = transforms.step_trainer_trusted(
+        frame(spark, STEPS, STEP_TRAINER_SCHEMA), frame(spark, [], CUSTOMER_SCHEMA)
+    )
+    assert_same_rows(actual, frame(spark, [], STEP_TRAINER_SCHEMA))
+
+
 # machine_learning_curated
+
+
+def test_machine_learning_curated_is_empty_when_no_moment_matches(spark: SparkSession) -> None:
+    steps = frame(spark, [(1000, "d1", 40)], STEP_TRAINER_SCHEMA)
+    readings = frame(spark, [("ada@x", 1001, 0.1, 0.2, 0.3)], ACCELEROMETER_SCHEMA)
+    expected = frame(spark, [], MACHINE_LEARNING_CURATED_SCHEMA)
+    assert_same_rows(transforms.machine_learning_curated(steps, readings), expected)
 
 
 def test_machine_learning_curated_joins_readings_taken_at_the_same_moment(spark: SparkSession) -> None:
