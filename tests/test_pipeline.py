@@ -63,6 +63,7 @@ def test_a_delta_rerun_adds_one_version_to_each_table(
     assert_lake_holds_the_expected_tables(spark, lake)
 
 
+@only_on("sail")  # the real-data acceptance test runs verify on classic Spark
 def test_verify_counts_every_table_and_passes_every_check(
     spark: SparkSession, fixtures_landing: str, tmp_path: Path
 ) -> None:

@@ -102,6 +102,30 @@ def test_customer_trusted_names_the_columns_it_lacks(spark: SparkSession) -> Non
         transforms.customer_trusted(customers)
 
 
+def test_accelerometer_trusted_names_the_columns_it_lacks(spark: SparkSession) -> None:
+    readings = frame(spark, [(1000, 0.1, 0.2, 0.3)], "timestamp bigint, x double, y double, z double")
+    with pytest.raises(ValueError, match=r"accelerometer lacks columns \['user'\]"):
+        transforms.accelerometer_trusted(readings, frame(spark, [], CUSTOMER_SCHEMA))
+
+
+def test_customer_curated_names_the_columns_it_lacks(spark: SparkSession) -> None:
+    readings = frame(spark, [("ada@x",)], "email string")
+    with pytest.raises(ValueError, match=r"accelerometer_trusted lacks columns \['user'\]"):
+        transforms.customer_curated(frame(spark, [], CUSTOMER_SCHEMA), readings)
+
+
+def test_step_trainer_trusted_names_the_columns_it_lacks(spark: SparkSession) -> None:
+    customers = frame(spark, [("ada@x",)], "email string")
+    with pytest.raises(ValueError, match=r"customers_curated lacks columns \['serialNumber'\]"):
+        transforms.step_trainer_trusted(frame(spark, STEPS, STEP_TRAINER_SCHEMA), customers)
+
+
+def test_machine_learning_curated_names_the_columns_it_lacks(spark: SparkSession) -> None:
+    readings = frame(spark, [("ada@x", 0.1, 0.2, 0.3)], "user string, x double, y double, z double")
+    with pytest.raises(ValueError, match=r"accelerometer_trusted lacks columns \['timestamp'\]"):
+        transforms.machine_learning_curated(frame(spark, [(1000, "d1", 40)], STEP_TRAINER_SCHEMA), readings)
+
+
 def test_records_without_any_dates_tie_and_the_one_without_consent_wins(spark: SparkSession) -> None:
     customers = frame(
         spark, [customer("hu@x", "d9", None, None, 7), customer("hu@x", "d9", None, None, None)], CUSTOMER_SCHEMA
