@@ -18,6 +18,7 @@ from stedi_transforms.lake import Lake, Table
 
 GLUE_FORMATS = ("json", "glueparquet", "delta")
 """json and glueparquet go through the catalog-updating sink (Glue Studio's way); delta through the DataFrame API."""
+_LAKE_FORMATS = {"json": "json", "glueparquet": "parquet", "delta": "delta"}
 
 REQUIRED_ARGUMENTS = ("JOB_NAME", "LAKE", "DATABASE", "FORMAT")
 OPTIONAL_ARGUMENTS = ("LANDING",)
@@ -69,23 +70,17 @@ class GlueTableIO:
         self._glue_context = glue_context
         self._dynamic_frame = dynamic_frame
         self._arguments = arguments
-        self._lake = Lake(arguments.lake)  # for its layout: the same paths as a local lake
-
-    def _spark_format(self) -> str:
-        return {"json": "json", "glueparquet": "parquet", "delta": "delta"}[self._arguments.table_format]
+        self._lake = Lake(arguments.lake, _LAKE_FORMATS[arguments.table_format])  # the local lake's layout and reads
 
     def read(self, spark: SparkSession, table: Table) -> DataFrame:
-        reader = spark.read.format(self._spark_format())
-        if self._arguments.table_format != "delta":
-            reader = reader.schema(table.schema)
-        return reader.load(self._lake.path(table))
+        return self._lake.read(spark, table)
 
     def write(self, df: DataFrame, table: Table) -> None:
+        if self._arguments.table_format == "delta":
+            self._lake.write(df, table)
+            return
         df = df.select(*table.schema.fieldNames())
         path = self._lake.path(table)
-        if self._arguments.table_format == "delta":
-            df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
-            return
         self._glue_context.purge_s3_path(path, {"retentionPeriod": 0})
         sink = self._glue_context.getSink(
             connection_type="s3",

@@ -12,7 +12,7 @@ from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from stedi_transforms import glue, pipeline
-from stedi_transforms.lake import OUTPUT_TABLES, Table
+from stedi_transforms.lake import OUTPUT_TABLES, Lake
 from tests import glue_double
 from tests.fixture_tables import expected_table
 
@@ -35,11 +35,6 @@ def run_job(name: str, lake: Path, table_format: str, landing: str, monkeypatch:
     runpy.run_path(str(JOBS / f"{name}.py"), run_name="__main__")
 
 
-def read(spark: SparkSession, lake: Path, table: Table, table_format: str) -> object:
-    spark_format = {"json": "json", "glueparquet": "parquet"}[table_format]
-    return spark.read.format(spark_format).schema(table.schema).load(str(lake / table.entity / table.zone))
-
-
 def test_the_jobs_run_twice_leave_the_tables_stedi_run_writes(
     spark: SparkSession, fixtures_landing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -49,7 +44,7 @@ def test_the_jobs_run_twice_leave_the_tables_stedi_run_writes(
             run_job(name, lake, table_format, fixtures_landing, monkeypatch)
     for table in OUTPUT_TABLES:
         assert_df_equality(
-            read(spark, lake, table, table_format),
+            Lake(str(lake), table_format).read(spark, table),
             expected_table(spark, table),
             ignore_row_order=True,
             ignore_nullable=True,
@@ -97,7 +92,7 @@ def test_each_job_purges_then_writes_through_the_catalog_updating_sink(
     assert expected == glue_double.JOURNAL
     for table in OUTPUT_TABLES:
         assert_df_equality(
-            read(spark, lake, table, "glueparquet"),
+            Lake(str(lake), "parquet").read(spark, table),
             expected_table(spark, table),
             ignore_row_order=True,
             ignore_nullable=True,
