@@ -121,9 +121,9 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
     lake_root = _absolute(args.lake or DEFAULT_LAKE)
     landing = _absolute(args.landing or args.lake or str(sample_landing()))
     check_landing(landing)
-    _check_writable(lake_root)
     if args.format == "delta":
         check_delta_writable(args.engine)
+    _check_writable(lake_root)
 
     started = time.perf_counter()
     print(f"stedi run: {landing} → {lake_root} ({args.format}, {args.engine})", file=sys.stderr, flush=True)

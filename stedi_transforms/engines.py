@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from importlib import metadata, resources
 from pathlib import Path
@@ -88,12 +89,30 @@ def delta_jars_available() -> bool:
     return any((Path.home() / ivy / "jars" / jar).is_file() for ivy in (".ivy2.5.2", ".ivy2"))
 
 
+_RESOLVE_DELTA_JARS = """
+from delta import configure_spark_with_delta_pip
+from pyspark.sql import SparkSession
+configure_spark_with_delta_pip(SparkSession.builder.master("local[1]")).getOrCreate().stop()
+"""
+
+
+def _resolve_delta_jars() -> bool:
+    """Let spark-submit fetch delta-spark's jars into the Ivy cache, in a child process whose output is kept from
+    the user: where Maven cannot be reached it fails within seconds, with a Java stack trace nobody needs to see."""
+    _ensure_java()
+    environment = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    child = subprocess.run(
+        [sys.executable, "-c", _RESOLVE_DELTA_JARS], env=environment, capture_output=True, check=False
+    )
+    return child.returncode == 0 and delta_jars_available()
+
+
 def check_delta_writable(engine: str) -> None:
     """Raise EngineError, before any work, when ``engine`` cannot read and write Delta here."""
-    if engine == "spark" and not delta_jars_available():
+    if engine == "spark" and not delta_jars_available() and not _resolve_delta_jars():
         raise EngineError(
             "the classic Spark engine cannot write Delta here: delta-spark's jars are not in the local Ivy cache "
-            "and cannot be downloaded. Use --engine sail (native Delta) or --format parquet (or json)."
+            "and could not be downloaded. Use --engine sail (native Delta) or --format parquet (or json)."
         )
 
 

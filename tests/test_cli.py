@@ -152,12 +152,14 @@ def test_delta_on_classic_spark_without_jars_fails_at_once(
 ) -> None:
     if engines.delta_jars_available():
         pytest.skip("delta-spark's jars are available here")
-    code, _ = stedi("run", "--landing", fixtures_landing, "--lake", str(tmp_path), "--engine", "spark")
+    lake = tmp_path / "lake"
+    code, _ = stedi("run", "--landing", fixtures_landing, "--lake", str(lake), "--engine", "spark")
     err = capsys.readouterr().err
     assert code == 2
     assert "--engine sail" in err
     assert "--format parquet" in err
-    assert not (tmp_path / "customer").exists()
+    assert "Exception" not in err
+    assert not lake.exists()
 
 
 def test_verify_on_a_missing_lake_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
