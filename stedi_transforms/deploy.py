@@ -157,8 +157,8 @@ def deploy(settings: GlueSettings, wheel: Path, s3: Any, glue: Any) -> Plan:
         try:
             glue.create_job(**job)
         except (glue.exceptions.AlreadyExistsException, glue.exceptions.IdempotentParameterMismatchException):
-            name = job.pop("Name")
-            glue.update_job(JobName=name, JobUpdate=job)
+            update = {key: value for key, value in job.items() if key != "Name"}  # the plan stays whole for printing
+            glue.update_job(JobName=job["Name"], JobUpdate=update)
     return the_plan
 
 

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from stedi_transforms.cli import main
-from stedi_transforms.deploy import DELTA_CONF, DeployError, GlueSettings, run_jobs
+from stedi_transforms.deploy import DELTA_CONF, DeployError, GlueSettings, deploy, run_jobs
 
 # No Spark session here: run on the Sail worker, whose queue is the shorter one.
 pytestmark = pytest.mark.xdist_group("sail")
@@ -116,6 +116,40 @@ def test_deploy_twice_updates_in_place(aws: tuple[Any, Any], wheel: Path) -> Non
     assert code == 0
     assert glue.get_job(JobName="customer_landing_to_trusted")["Job"]["GlueVersion"] == "5.1"
     assert len(glue.get_tables(DatabaseName="stedi")["TableList"]) == 3
+
+
+class GlueRefusingDuplicateJobs:
+    """moto's Glue, except that creating a job that exists fails as it does in AWS (moto overwrites it), and
+    update_job, which moto lacks, replaces the job with the update."""
+
+    def __init__(self, glue: Any) -> None:
+        self.glue = glue
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.glue, name)
+
+    def create_job(self, **job: Any) -> dict[str, Any]:
+        if job["Name"] in self.glue.list_jobs()["JobNames"]:
+            raise self.glue.exceptions.AlreadyExistsException(
+                {"Error": {"Code": "AlreadyExistsException", "Message": "job exists"}}, "CreateJob"
+            )
+        result: dict[str, Any] = self.glue.create_job(**job)
+        return result
+
+    def update_job(self, JobName: str, JobUpdate: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+        assert "Name" not in JobUpdate
+        self.glue.delete_job(JobName=JobName)
+        self.glue.create_job(Name=JobName, **JobUpdate)
+        return {"JobName": JobName}
+
+
+def test_redeploying_updates_existing_jobs_and_returns_the_whole_plan(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    refusing = GlueRefusingDuplicateJobs(glue)
+    deploy(GlueSettings(BUCKET, ROLE), wheel, s3, refusing)
+    again = deploy(GlueSettings(BUCKET, ROLE, glue_version="5.1"), wheel, s3, refusing)
+    assert [job["Name"] for job in again.jobs] == JOBS
+    assert [glue.get_job(JobName=job)["Job"]["GlueVersion"] for job in JOBS] == ["5.1"] * len(JOBS)
 
 
 def test_run_starts_the_jobs_in_order(aws: tuple[Any, Any], wheel: Path) -> None:
