@@ -9,7 +9,6 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from stedi_transforms import engines
 from stedi_transforms.lake import (
     CUSTOMER_REJECTED,
     CUSTOMER_TRUSTED,
@@ -18,11 +17,8 @@ from stedi_transforms.lake import (
     check_format,
     detect_format,
 )
+from tests.conftest import writable_formats
 from tests.fixture_tables import ADA, DI, FAY
-
-
-def formats_for(engine: str) -> list[str]:
-    return ["delta", "parquet", "json"] if engine == "sail" or engines.delta_jars_available() else ["parquet", "json"]
 
 
 def customers(spark: SparkSession, rows: list[tuple[object, ...]]) -> DataFrame:
@@ -55,7 +51,7 @@ def test_an_unknown_format_is_refused() -> None:
 
 @pytest.mark.parametrize("table_format", ["delta", "parquet", "json"])
 def test_a_write_replaces_the_whole_table(spark: SparkSession, engine: str, table_format: str, tmp_path: Path) -> None:
-    if table_format not in formats_for(engine):
+    if table_format not in writable_formats(engine):
         pytest.skip("classic Spark has no Delta jars on this machine")
     lake = Lake(str(tmp_path), table_format)
     lake.write(customers(spark, [ADA, DI]), CUSTOMER_TRUSTED)
@@ -69,7 +65,7 @@ def test_a_write_replaces_the_whole_table(spark: SparkSession, engine: str, tabl
 def test_a_failed_write_leaves_the_previous_table(
     spark: SparkSession, engine: str, table_format: str, tmp_path: Path
 ) -> None:
-    if table_format not in formats_for(engine):
+    if table_format not in writable_formats(engine):
         pytest.skip("classic Spark has no Delta jars on this machine")
     lake = Lake(str(tmp_path), table_format)
     lake.write(customers(spark, [ADA]), CUSTOMER_TRUSTED)
@@ -85,7 +81,7 @@ def test_a_failed_write_leaves_the_previous_table(
 def test_an_empty_table_is_written_and_read_back(
     spark: SparkSession, engine: str, table_format: str, tmp_path: Path
 ) -> None:
-    if table_format not in formats_for(engine):
+    if table_format not in writable_formats(engine):
         pytest.skip("classic Spark has no Delta jars on this machine")
     lake = Lake(str(tmp_path), table_format)
     empty = spark.createDataFrame([], CUSTOMER_REJECTED.schema)
@@ -94,7 +90,7 @@ def test_an_empty_table_is_written_and_read_back(
 
 
 def test_a_table_can_change_format(spark: SparkSession, engine: str, tmp_path: Path) -> None:
-    first, second = formats_for(engine)[:2]
+    first, second = writable_formats(engine)[:2]
     Lake(str(tmp_path), first).write(customers(spark, [ADA]), CUSTOMER_TRUSTED)
     lake = Lake(str(tmp_path), second)
     lake.write(customers(spark, [DI]), CUSTOMER_TRUSTED)

@@ -9,16 +9,11 @@ from chispa import assert_df_equality
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
-from stedi_transforms import engines
 from stedi_transforms.lake import CUSTOMER_TRUSTED, OUTPUT_TABLES, Lake
 from stedi_transforms.pipeline import JOBS, LandingError, check_landing, run
 from stedi_transforms.verify import count_tables, verify
-from tests.conftest import only_on
+from tests.conftest import only_on, writable_formats
 from tests.fixture_tables import EXPECTED_COUNTS, expected_table
-
-
-def writable_formats(engine: str) -> list[str]:
-    return ["delta", "parquet", "json"] if engine == "sail" or engines.delta_jars_available() else ["parquet", "json"]
 
 
 def assert_lake_holds_the_expected_tables(spark: SparkSession, lake: Lake) -> None:
