@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from stedi_transforms.deploy import GLUE_VERSIONS, DeployError, GlueSettings, deploy, plan, run_jobs, teardown
-from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, EngineError, check_delta_writable, get_session
+from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, EngineError, get_session, require
 from stedi_transforms.glue import GLUE_FORMATS
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
 from stedi_transforms.pipeline import JobTiming, LandingError, check_landing, run
@@ -122,7 +122,7 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
     landing = _absolute(args.landing or args.lake or str(sample_landing()))
     check_landing(landing)
     if args.format == "delta":
-        check_delta_writable(args.engine)
+        require(args.engine, delta=True)
     _check_writable(lake_root)
 
     started = time.perf_counter()
@@ -168,7 +168,7 @@ def command_verify(args: argparse.Namespace, out: TextIO) -> int:
     check_landing(landing)
     table_format = args.format or _detected_format(lake_root)
     if table_format == "delta":
-        check_delta_writable(args.engine)
+        require(args.engine, delta=True)
 
     report = verify(get_session(args.engine), landing, Lake(lake_root, table_format))
     if args.json:

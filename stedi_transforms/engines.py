@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-from importlib import metadata, resources
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from pyspark.sql import SparkSession
+
+from stedi_transforms import jars
 
 ENGINES = ("sail", "spark")
 DEFAULT_ENGINE = "sail"
@@ -22,6 +22,7 @@ SHUFFLE_PARTITIONS = 2
 
 _sessions: dict[str, SparkSession] = {}
 _servers: dict[str, Any] = {}
+_started_features: dict[str, tuple[str, ...]] = {}
 
 
 class EngineError(RuntimeError):
@@ -51,6 +52,7 @@ def stop_session(engine: str) -> None:
     session = _sessions.pop(engine, None)
     if session is not None:
         session.stop()
+    _started_features.pop(engine, None)
     server = _servers.pop(engine, None)
     if server is not None:
         server.stop()
@@ -70,50 +72,45 @@ def _start_sail() -> SparkSession:
     return spark
 
 
-def _delta_version() -> str | None:
-    try:
-        return metadata.version("delta-spark")
-    except metadata.PackageNotFoundError:
-        return None
+def classic_features() -> tuple[str, ...]:
+    """The optional jar sets (``delta``, ``s3a``) the classic engine loads, because they are in the cache."""
+    return tuple(jar_set.feature for jar_set in _classic_jar_sets() if jars.cached(jar_set) is not None)
 
 
-def delta_jars_available() -> bool:
-    """True when delta-spark's jars for the installed delta-spark are in the local Ivy cache.
+def _classic_jar_sets() -> tuple[jars.JarSet, ...]:
+    return (jars.delta_jars(), jars.s3a_jars())
 
-    Classic Spark resolves them through Maven; without them (or without network) it cannot write Delta.
+
+def require(engine: str, *, delta: bool = False, s3: bool = False) -> None:
+    """Make sure ``engine`` can read and write Delta (``delta``) and S3 (``s3``) before any work starts.
+
+    Sail has both natively. Classic Spark needs delta-spark's and hadoop-aws's jars: they are fetched into the
+    cache the first time (see :mod:`stedi_transforms.jars`); where that is impossible, EngineError says what to do.
     """
-    version = _delta_version()
-    if version is None:
-        return False
-    jar = f"io.delta_delta-spark_2.13-{version}.jar"
-    return any((Path.home() / ivy / "jars" / jar).is_file() for ivy in (".ivy2.5.2", ".ivy2"))
-
-
-_RESOLVE_DELTA_JARS = """
-from delta import configure_spark_with_delta_pip
-from pyspark.sql import SparkSession
-configure_spark_with_delta_pip(SparkSession.builder.master("local[1]")).getOrCreate().stop()
-"""
-
-
-def _resolve_delta_jars() -> bool:
-    """Let spark-submit fetch delta-spark's jars into the Ivy cache, in a child process whose output is kept from
-    the user: where Maven cannot be reached it fails within seconds, with a Java stack trace nobody needs to see."""
-    _ensure_java()
-    environment = {**os.environ, "PYSPARK_PYTHON": sys.executable}
-    child = subprocess.run(
-        [sys.executable, "-c", _RESOLVE_DELTA_JARS], env=environment, capture_output=True, check=False
-    )
-    return child.returncode == 0 and delta_jars_available()
-
-
-def check_delta_writable(engine: str) -> None:
-    """Raise EngineError, before any work, when ``engine`` cannot read and write Delta here."""
-    if engine == "spark" and not delta_jars_available() and not _resolve_delta_jars():
+    check_engine(engine)
+    if engine == "sail":
+        return
+    wanted = [jar_set for jar_set, needed in zip(_classic_jar_sets(), (delta, s3), strict=True) if needed]
+    for jar_set in wanted:
+        _ensure_java()
+        try:
+            jars.ensure(jar_set)
+        except jars.JarsUnavailableError as error:
+            advice = "Use --engine sail (native Delta) or --format parquet (or json)."
+            if jar_set.feature == "s3a":
+                advice = "Use --engine sail (native S3)."
+            reason = f"the classic Spark engine cannot {_FEATURES[jar_set.feature]} here: {error}. {advice}"
+            raise EngineError(reason) from error
+    started = _started_features.get(engine)
+    missing = [jar_set.feature for jar_set in wanted if started is not None and jar_set.feature not in started]
+    if missing:
         raise EngineError(
-            "the classic Spark engine cannot write Delta here: delta-spark's jars are not in the local Ivy cache "
-            "and could not be downloaded. Use --engine sail (native Delta) or --format parquet (or json)."
+            f"the classic Spark session of this process started before the {', '.join(missing)} jars were fetched; "
+            "start a new process"
         )
+
+
+_FEATURES = {"delta": "read and write Delta", "s3a": "reach S3"}
 
 
 def _ensure_java() -> None:
@@ -144,14 +141,14 @@ def _start_spark() -> SparkSession:
         # The quick JIT only: local runs are short, and waiting for the optimising compiler does not pay off in them.
         .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile={log4j} -XX:TieredStopAtLevel=1")
     )
-    if delta_jars_available():
-        from delta import configure_spark_with_delta_pip
-
-        builder = configure_spark_with_delta_pip(
-            builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension").config(
-                "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-            )
+    loaded = {jar_set.feature: found for jar_set in _classic_jar_sets() if (found := jars.cached(jar_set)) is not None}
+    if loaded:
+        builder = builder.config("spark.jars", ",".join(str(jar) for found in loaded.values() for jar in found))
+    if "delta" in loaded:
+        builder = builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension").config(
+            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
         )
     spark = builder.getOrCreate()
+    _started_features["spark"] = tuple(loaded)
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -22,11 +22,6 @@ REAL_DATA_VARIABLE = "STEDI_LANDING"
 Test = TypeVar("Test", bound=Callable[..., None])
 
 
-def writable_formats(engine: str) -> list[str]:
-    """The table formats ``engine`` can write here: classic Spark has Delta only where its jars are cached."""
-    return ["delta", "parquet", "json"] if engine == "sail" or engines.delta_jars_available() else ["parquet", "json"]
-
-
 def only_on(engine: str) -> Callable[[Test], Test]:
     """Run a test that takes ``spark`` on one engine: for behaviour of the library's own Python (the CLI's
     arguments, the report) that both engines already share through tests of their own."""
@@ -44,6 +39,7 @@ def only_on(engine: str) -> Callable[[Test], Test]:
 )
 def spark(request: pytest.FixtureRequest) -> Iterator[SparkSession]:
     engine: str = request.param
+    engines.require(engine, delta=True)
     yield engines.get_session(engine)
     engines.stop_session(engine)
     # A stopped Spark Connect session leaves this flag behind, and PySpark would keep routing to Connect.

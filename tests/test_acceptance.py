@@ -32,8 +32,7 @@ def test_the_real_data_gives_the_seed_counts(
     spark: SparkSession, engine: str, real_landing: str, tmp_path: Path
 ) -> None:
     lake = str(tmp_path / "lake")
-    table_format = "delta" if engine == "sail" else "parquet"
-    run_code = main(["run", "--landing", real_landing, "--lake", lake, "--format", table_format, "--engine", engine])
+    run_code = main(["run", "--landing", real_landing, "--lake", lake, "--format", "delta", "--engine", engine])
     out = io.StringIO()
     verify_code = main(["verify", "--lake", lake, "--engine", engine, "--json"], out=out)
     report = json.loads(out.getvalue())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from stedi_transforms import engines
+from stedi_transforms import jars
 from stedi_transforms.cli import main
 from stedi_transforms.lake import CUSTOMER_TRUSTED, Lake
 from tests.conftest import only_on
@@ -147,19 +148,31 @@ def test_an_unknown_format_or_engine_is_a_usage_error(
     assert f"invalid choice: '{value}'" in capsys.readouterr().err
 
 
-def test_delta_on_classic_spark_without_jars_fails_at_once(
-    fixtures_landing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_delta_on_classic_spark_without_maven_access_fails_at_once(
+    fixtures_landing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engines.delta_jars_available():
-        pytest.skip("delta-spark's jars are available here")
+    """An empty jar cache and a Maven that cannot reach its repository, as on a machine without Maven access."""
+    offline_mvn = tmp_path / "bin" / "mvn"
+    offline_mvn.parent.mkdir()
+    offline_mvn.write_text(
+        "#!/bin/sh\n"
+        "echo '[ERROR] Failed to execute goal: Could not transfer artifact: Network is unreachable'\n"
+        "exit 1\n"
+    )
+    offline_mvn.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{offline_mvn.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("STEDI_JARS", str(tmp_path / "jars"))
     lake = tmp_path / "lake"
     code, _ = stedi("run", "--landing", fixtures_landing, "--lake", str(lake), "--engine", "spark")
     err = capsys.readouterr().err
     assert code == 2
-    assert "--engine sail" in err
-    assert "--format parquet" in err
-    assert "Exception" not in err
+    assert err == (
+        "stedi: error: the classic Spark engine cannot read and write Delta here: cannot fetch the delta jars "
+        f"({jars.delta_jars().coordinates[0]}): [ERROR] Failed to execute goal: Could not transfer artifact: "
+        "Network is unreachable. Use --engine sail (native Delta) or --format parquet (or json).\n"
+    )
     assert not lake.exists()
+    assert list((tmp_path / "jars").iterdir()) == []
 
 
 def test_verify_on_a_missing_lake_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

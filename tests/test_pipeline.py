@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 from stedi_transforms.lake import CUSTOMER_TRUSTED, OUTPUT_TABLES, Lake
 from stedi_transforms.pipeline import JOBS, LandingError, check_landing, run
 from stedi_transforms.verify import count_tables, verify
-from tests.conftest import only_on, writable_formats
+from tests.conftest import only_on
 from tests.fixture_tables import EXPECTED_COUNTS, expected_table
 
 
@@ -30,8 +30,6 @@ def assert_lake_holds_the_expected_tables(spark: SparkSession, lake: Lake) -> No
 def test_the_pipeline_writes_every_table_right(
     spark: SparkSession, engine: str, table_format: str, fixtures_landing: str, tmp_path: Path
 ) -> None:
-    if table_format not in writable_formats(engine):
-        pytest.skip("classic Spark has no Delta jars on this machine")
     lake = Lake(str(tmp_path / "lake"), table_format)
     timings = run(spark, fixtures_landing, lake)
     assert [timing.name for timing in timings] == [job.__name__ for job in JOBS]
@@ -39,7 +37,7 @@ def test_the_pipeline_writes_every_table_right(
 
 
 def test_a_rerun_replaces_every_table(spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path) -> None:
-    lake = Lake(str(tmp_path / "lake"), writable_formats(engine)[0])
+    lake = Lake(str(tmp_path / "lake"), "delta")
     run(spark, fixtures_landing, lake)
     run(spark, fixtures_landing, lake)
     assert_lake_holds_the_expected_tables(spark, lake)
@@ -48,8 +46,6 @@ def test_a_rerun_replaces_every_table(spark: SparkSession, engine: str, fixtures
 def test_a_delta_rerun_adds_one_version_to_each_table(
     spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
 ) -> None:
-    if "delta" not in writable_formats(engine):
-        pytest.skip("classic Spark has no Delta jars on this machine")
     lake = Lake(str(tmp_path / "lake"), "delta")
     run(spark, fixtures_landing, lake)
     run(spark, fixtures_landing, lake)
