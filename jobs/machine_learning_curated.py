@@ -1,10 +1,10 @@
 """Glue job: step_trainer_trusted + accelerometer_trusted → machine_learning_curated (joined on timestamp).
 
-Arguments: --JOB_NAME, --LAKE s3://bucket/prefix, --DATABASE, --FORMAT json|glueparquet|delta, optional --LANDING.
+Arguments: --JOB_NAME, --LAKE s3://bucket/prefix, --DATABASE, --FORMAT json|glueparquet|delta, optional --LANDING
+and --FULL_REFRESH true.
 """
 
 from stedi_transforms import pipeline
-from stedi_transforms.glue import glue_job
+from stedi_transforms.glue import run_glue_job
 
-with glue_job() as (spark, landing, io):
-    pipeline.machine_learning_curated(spark, landing, io)
+run_glue_job(pipeline.machine_learning_curated)

@@ -47,6 +47,26 @@ def get_session(engine: str = DEFAULT_ENGINE) -> SparkSession:
     return _sessions[engine]
 
 
+def parallelism(spark: SparkSession) -> int:
+    """How many tasks ``spark`` runs at once: what classic Spark (and Glue) says; for a Spark Connect session
+    (Sail, in this process), this machine's cores."""
+    if type(spark).__module__.startswith("pyspark.sql.connect"):
+        return os.cpu_count() or SHUFFLE_PARTITIONS
+    return int(spark.sparkContext.defaultParallelism)
+
+
+def engine_message(error: BaseException) -> str | None:
+    """The first line of an error the engine raised (an analysis error, a failed task, a Java exception), or None
+    for an error that is not the engine's."""
+    from pyspark.errors import PySparkException
+
+    if not isinstance(error, PySparkException) and type(error).__name__ != "Py4JJavaError":
+        return None
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    message = lines[0] if lines else type(error).__name__
+    return message if len(message) <= 400 else message[:400] + "…"
+
+
 def stop_session(engine: str) -> None:
     """Stop ``engine``'s session (and Sail's server) if one is running."""
     session = _sessions.pop(engine, None)

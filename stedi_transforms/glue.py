@@ -7,6 +7,7 @@ The job scripts in ``jobs/`` are a few lines over :func:`glue_job`; the zone log
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,25 +16,30 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from stedi_transforms.lake import Lake, Table
+from stedi_transforms.ledger import RunRecord, now, record_run
+from stedi_transforms.lock import lake_lock, new_run_id
+from stedi_transforms.pipeline import Job, JobResult
+from stedi_transforms.storage import Store
 
 GLUE_FORMATS = ("json", "glueparquet", "delta")
 """json and glueparquet go through the catalog-updating sink (Glue Studio's way); delta through the DataFrame API."""
 _LAKE_FORMATS = {"json": "json", "glueparquet": "parquet", "delta": "delta"}
 
 REQUIRED_ARGUMENTS = ("JOB_NAME", "LAKE", "DATABASE", "FORMAT")
-OPTIONAL_ARGUMENTS = ("LANDING",)
+OPTIONAL_ARGUMENTS = ("LANDING", "FULL_REFRESH")
 
 
 @dataclass(frozen=True)
 class JobArguments:
     """A job's arguments: ``--JOB_NAME``, ``--LAKE s3://bucket/prefix``, ``--DATABASE``, ``--FORMAT`` and
-    optionally ``--LANDING`` (default: the lake itself)."""
+    optionally ``--LANDING`` (default: the lake itself) and ``--FULL_REFRESH true``."""
 
     job_name: str
     lake: str
     database: str
     table_format: str
     landing: str
+    full_refresh: bool = False
 
     def __post_init__(self) -> None:
         if self.table_format not in GLUE_FORMATS:
@@ -55,6 +61,7 @@ def resolve_arguments(argv: Sequence[str]) -> JobArguments:
         database=options["DATABASE"],
         table_format=options["FORMAT"],
         landing=options.get("LANDING") or options["LAKE"],
+        full_refresh=options.get("FULL_REFRESH", "false").lower() == "true",
     )
 
 
@@ -72,8 +79,34 @@ class GlueTableIO:
         self._arguments = arguments
         self._lake = Lake(arguments.lake, _LAKE_FORMATS[arguments.table_format])  # the local lake's layout and reads
 
+    @property
+    def table_format(self) -> str:
+        return self._lake.table_format
+
+    @property
+    def full_refresh(self) -> bool:
+        return self._arguments.full_refresh
+
+    @property
+    def incremental(self) -> bool:
+        """Delta tables are kept up to date file by file; the catalog-updating sinks rewrite whole tables."""
+        return self._lake.incremental
+
+    @property
+    def store(self) -> Store:
+        return self._lake.store
+
+    def exists(self, table: Table) -> bool:
+        return self._lake.exists(table)
+
     def read(self, spark: SparkSession, table: Table) -> DataFrame:
         return self._lake.read(spark, table)
+
+    def append(self, df: DataFrame, table: Table) -> None:
+        self._lake.append(df, table)
+
+    def replace_files(self, df: DataFrame, table: Table, files: Sequence[str]) -> None:
+        self._lake.replace_files(df, table, files)
 
     def write(self, df: DataFrame, table: Table) -> None:
         if self._arguments.table_format == "delta":
@@ -106,8 +139,8 @@ def _runtime() -> tuple[Any, Any, Any, Any]:
 
 @contextmanager
 def glue_job(argv: Sequence[str] | None = None) -> Iterator[tuple[SparkSession, str, GlueTableIO]]:
-    """Resolve the arguments, build the Glue context and ``job.init``; yield the session, the landing root and the
-    table IO; ``job.commit`` when the body succeeds.
+    """Resolve the arguments, build the Glue context and ``job.init``; hold the lake's lock and yield the session,
+    the landing root and the table IO; ``job.commit`` when the body succeeds.
 
     >>> with glue_job() as (spark, landing, io):  # doctest: +SKIP
     ...     pipeline.customer_landing_to_trusted(spark, landing, io)
@@ -117,5 +150,31 @@ def glue_job(argv: Sequence[str] | None = None) -> Iterator[tuple[SparkSession, 
     glue_context = glue_context_type(spark_context_type.getOrCreate())
     job = job_type(glue_context)
     job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
-    yield glue_context.spark_session, arguments.landing, GlueTableIO(glue_context, dynamic_frame_type, arguments)
+    with lake_lock(arguments.lake, new_run_id(), arguments.job_name):
+        yield glue_context.spark_session, arguments.landing, GlueTableIO(glue_context, dynamic_frame_type, arguments)
     job.commit()
+
+
+def run_glue_job(job: Job, argv: Sequence[str] | None = None) -> JobResult:
+    """Run one pipeline job as a Glue job script does, and record it in the lake's run history.
+
+    >>> run_glue_job(pipeline.customer_landing_to_trusted)  # doctest: +SKIP
+    """
+    started_at, started = now(), time.perf_counter()
+    with glue_job(argv) as (spark, landing, io):
+        result = job(spark, landing, io, full_refresh=io.full_refresh)
+        record = RunRecord(
+            run_id=new_run_id(),
+            job=job.__name__,
+            started=started_at,
+            seconds=round(time.perf_counter() - started, 3),
+            engine="glue",
+            table_format=io.table_format,
+            landing=landing,
+            files={name: changes.as_json() for name, changes in result.files.items()},
+            lines_ingested=result.lines_parsed,
+            rows_written=result.rows_written,
+            full_refresh=io.full_refresh,
+        )
+        record_run(io.store, record)
+    return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +22,15 @@ from stedi_transforms.schemas import (
     ACCELEROMETER_SCHEMA,
     CUSTOMER,
     CUSTOMER_SCHEMA,
+    FILE,
     MACHINE_LEARNING_CURATED_SCHEMA,
     REJECTED_SCHEMA,
     STEP_TRAINER,
     STEP_TRAINER_SCHEMA,
     Source,
+    ingested_schema,
 )
+from stedi_transforms.storage import Store, open_store
 
 FORMATS = ("delta", "parquet", "json")
 DEFAULT_FORMAT = "delta"
@@ -42,11 +46,19 @@ class Table:
     schema: StructType
 
 
+def ingested_table(source: Source) -> Table:
+    """Every landing line of a source, parsed once, with its file and line: ``<source>/ingested``."""
+    return Table(f"{source.name}_ingested", source.name, "ingested", ingested_schema(source))
+
+
 def rejected_table(source: Source) -> Table:
     """The quarantine table of a landing source: ``<source>/rejected``."""
     return Table(f"{source.name}_rejected", source.name, "rejected", REJECTED_SCHEMA)
 
 
+CUSTOMER_INGESTED = ingested_table(CUSTOMER)
+ACCELEROMETER_INGESTED = ingested_table(ACCELEROMETER)
+STEP_TRAINER_INGESTED = ingested_table(STEP_TRAINER)
 CUSTOMER_REJECTED = rejected_table(CUSTOMER)
 ACCELEROMETER_REJECTED = rejected_table(ACCELEROMETER)
 STEP_TRAINER_REJECTED = rejected_table(STEP_TRAINER)
@@ -66,6 +78,8 @@ OUTPUT_TABLES = (
     CUSTOMER_CURATED,
     MACHINE_LEARNING_CURATED,
 )
+
+INGESTED_TABLES = (CUSTOMER_INGESTED, ACCELEROMETER_INGESTED, STEP_TRAINER_INGESTED)
 
 TABLE_NAMES = (
     *[f"{source.name}_landing" for source in (CUSTOMER, ACCELEROMETER, STEP_TRAINER)],
@@ -116,6 +130,25 @@ class Lake:
     def __post_init__(self) -> None:
         check_format(self.table_format)
 
+    @property
+    def incremental(self) -> bool:
+        """Delta tables take rows file by file (:meth:`append`, :meth:`replace_files`); the others are rewritten."""
+        return self.table_format == "delta"
+
+    @property
+    def store(self) -> Store:
+        """Where the lake keeps its own records (``_stedi/``) beside the tables."""
+        return open_store(self.root)
+
+    def exists(self, table: Table) -> bool:
+        """Whether ``table`` has been written (with this lake's format)."""
+        marker = (
+            f"{table.entity}/{table.zone}/_delta_log"
+            if self.table_format == "delta"
+            else f"{table.entity}/{table.zone}"
+        )
+        return self.store.exists(marker)
+
     def path(self, table: Table) -> str:
         return f"{self.root.rstrip('/')}/{table.entity}/{table.zone}"
 
@@ -135,6 +168,16 @@ class Lake:
             writer.save(target)
         else:
             _swap_in(df, self.table_format, folder)
+
+    def append(self, df: DataFrame, table: Table) -> None:
+        """Add ``df``'s rows to a Delta table in one commit (making the table if it is new)."""
+        df.select(*table.schema.fieldNames()).write.format("delta").mode("append").save(self.path(table))
+
+    def replace_files(self, df: DataFrame, table: Table, files: Sequence[str]) -> None:
+        """Replace, in one Delta commit, the rows of ``files`` (the ``file`` column) with ``df``'s rows."""
+        listed = ", ".join("'" + name.replace("'", "''") + "'" for name in sorted(files))
+        writer = df.select(*table.schema.fieldNames()).write.format("delta").mode("overwrite")
+        writer.option("replaceWhere", f"{FILE} IN ({listed})").save(self.path(table))
 
     def read(self, spark: SparkSession, table: Table) -> DataFrame:
         """Read ``table`` in this lake's format, with its schema (never inferred)."""

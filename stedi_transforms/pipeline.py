@@ -1,43 +1,74 @@
 """The five jobs of the original design, wired over a table IO: the local lake here, Glue's sinks on AWS.
 
-Each job reads its inputs, calls the pure transforms and writes its outputs; a downstream job reads what the
-upstream one wrote, exactly as the Glue jobs do, so ``stedi run`` and the Glue scripts run the same code.
+Each landing job first *ingests* its source: the landing files are listed and compared with the lake's ledger
+(:mod:`stedi_transforms.ledger`), and only new or changed files are parsed, once, into ``<source>/ingested``
+(in a Delta lake, rows are added or replaced file by file; rows of changed or removed files are dropped). Every
+other table is built from the ingested tables and the tables before it, never from the JSON again, and only when
+the sources it is built from have changed since it was last built. So after any run the lake equals a full rebuild
+from the landing as it is now: a consent revoked in a new customer file reaches every table on the next run.
+
+A downstream job reads what the upstream one wrote, exactly as the Glue jobs do, so ``stedi run`` and the Glue
+scripts run the same code. Parquet and JSON lakes are rebuilt in full every run.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from stedi_transforms import transforms
+from stedi_transforms.engines import engine_message
 from stedi_transforms.lake import (
-    ACCELEROMETER_REJECTED,
     ACCELEROMETER_TRUSTED,
     CUSTOMER_CURATED,
-    CUSTOMER_REJECTED,
     CUSTOMER_TRUSTED,
     MACHINE_LEARNING_CURATED,
-    STEP_TRAINER_REJECTED,
     STEP_TRAINER_TRUSTED,
     Table,
-    local_path,
+    ingested_table,
+    rejected_table,
 )
-from stedi_transforms.reader import Landing, landing_path, read_landing
-from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, SOURCES, STEP_TRAINER, Source
+from stedi_transforms.ledger import FileChanges, IngestedFile, compare, load_state, save_state
+from stedi_transforms.reader import accepted, landing_files, read_files, rejected
+from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, SOURCES, STEP_TRAINER, Source
+from stedi_transforms.storage import FileEntry, Store
 
 
 class TableIO(Protocol):
     """Where the jobs read and write their tables: :class:`stedi_transforms.lake.Lake` or the Glue adapter."""
 
+    @property
+    def table_format(self) -> str: ...
+
+    @property
+    def incremental(self) -> bool:
+        """Whether tables take rows file by file (Delta), or are rewritten whole."""
+        ...
+
+    @property
+    def store(self) -> Store:
+        """Where the lake keeps its ledger and run history."""
+        ...
+
+    def exists(self, table: Table) -> bool: ...
+
     def read(self, spark: SparkSession, table: Table) -> DataFrame: ...
 
     def write(self, df: DataFrame, table: Table) -> None: ...
+
+    def append(self, df: DataFrame, table: Table) -> None: ...
+
+    def replace_files(self, df: DataFrame, table: Table, files: Sequence[str]) -> None: ...
+
+
+class JobError(RuntimeError):
+    """A job failed in the engine; the message names the job, the table and the engine's own words."""
 
 
 class LandingError(ValueError):
@@ -45,68 +76,200 @@ class LandingError(ValueError):
 
 
 def check_landing(landing_root: str) -> None:
-    """Raise LandingError unless every source has landing files (local folders only; S3 is checked by Spark)."""
-    root = local_path(landing_root)
-    if root is None:
-        return
-    if not root.is_dir():
+    """Raise LandingError unless every source has landing files."""
+    from stedi_transforms.storage import is_s3, open_store
+
+    if not is_s3(landing_root) and not open_store(landing_root).exists(""):
         raise LandingError(f"landing folder {landing_root} does not exist")
     for source in SOURCES:
-        pattern = Path(landing_path(str(root), source))
-        if not any(pattern.parent.glob(pattern.name)):
-            raise LandingError(f"no landing files for {source.name}: nothing matches {pattern}")
+        if not landing_files(landing_root, source):
+            raise LandingError(
+                f"no landing files for {source.name}: nothing under {landing_root.rstrip('/')}/{source.name}/landing/"
+            )
 
 
-@contextmanager
-def _parsed_once(spark: SparkSession, landing_root: str, source: Source) -> Iterator[Landing]:
-    """A source's landing, cached while its job writes both the rejected and the trusted table, so the lines
-    are parsed once (classic Spark and Glue cache; Sail has no cache and parses twice, which costs it little)."""
-    landing = read_landing(spark, landing_root, source)
-    parsed = landing.parsed.persist()
-    try:
-        yield Landing(source, parsed)
-    finally:
-        parsed.unpersist()
+@dataclass
+class JobResult:
+    """What one job did: per source, how its files compared with the ledger and how many lines it parsed; per
+    table it wrote, the rows the table now holds."""
+
+    name: str
+    seconds: float = 0.0
+    files: dict[str, FileChanges] = field(default_factory=dict)
+    lines_parsed: dict[str, int] = field(default_factory=dict)
+    rows_written: dict[str, int] = field(default_factory=dict)
 
 
-def customer_landing_to_trusted(spark: SparkSession, landing_root: str, io: TableIO) -> None:
-    """customer landing → customer_rejected, customer_trusted."""
-    with _parsed_once(spark, landing_root, CUSTOMER) as customers:
-        io.write(customers.rejected, CUSTOMER_REJECTED)
-        io.write(transforms.customer_trusted(customers.accepted), CUSTOMER_TRUSTED)
+class _Job:
+    """One job's view of the lake: its state, loaded at the start and saved after every commit."""
+
+    def __init__(self, name: str, spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool) -> None:
+        self.spark = spark
+        self.landing_root = landing_root
+        self.io = io
+        self.full_refresh = full_refresh or not io.incremental
+        self.state = load_state(io.store, io.table_format)
+        self.result = JobResult(name)
+
+    def save(self) -> None:
+        save_state(self.io.store, self.state)
+
+    @contextmanager
+    def step(self, table: Table) -> Iterator[None]:
+        """Turn an engine error while writing ``table`` into a JobError that names the job and the table."""
+        try:
+            yield
+        except Exception as error:
+            message = engine_message(error)
+            if message is None:
+                raise
+            raise JobError(f"job {self.result.name} failed writing {table.name}: {message}") from error
+
+    def ingest(self, source: Source) -> None:
+        """Bring ``<source>/ingested`` up to date with the landing files, then ``<source>/rejected``."""
+        table = ingested_table(source)
+        ledger = self.state.ledger(source.name)
+        listing = landing_files(self.landing_root, source)
+        changes = compare(listing, ledger)
+        self.result.files[source.name] = changes
+        rebuild = self.full_refresh or not self.io.exists(table)
+        if rebuild or changes.any or ledger.pending:
+            with self.step(table):
+                self._ingest(source, table, listing, changes, rebuild)
+        self.build(rejected_table(source), (table,), lambda: rejected(self.io.read(self.spark, table)))
+
+    def _ingest(
+        self, source: Source, table: Table, listing: list[FileEntry], changes: FileChanges, rebuild: bool
+    ) -> None:
+        """Parse the new and changed files (all of them when rebuilding) into ``table`` and record them."""
+        ledger = self.state.ledger(source.name)
+        parse = listing if rebuild else changes.new + changes.changed
+        parsed = {entry.path for entry in parse}
+        # Rows of files a killed run was writing may be in the table already: replace them, never add them twice.
+        replace = sorted(parsed | set(changes.removed) | set(ledger.pending))
+        only_new = not (changes.changed or changes.removed or ledger.pending)
+        ledger.pending = replace
+        self.save()  # until the next save, a killed run leaves these files to be replaced by the next one
+        rows = read_files(self.spark, self.landing_root, parse, source)
+        if rebuild:
+            self.io.write(rows, table)
+        elif only_new:
+            self.io.append(rows, table)
+        else:
+            self.io.replace_files(rows, table, replace)
+        ledger.files = {entry.path: IngestedFile(entry.path, entry.size, entry.version) for entry in listing}
+        ledger.pending = []
+        ledger.generation += 1
+        self.save()
+        ingested = self.io.read(self.spark, table)
+        self.result.lines_parsed[source.name] = (
+            ingested if rebuild else ingested.filter(F.col(FILE).isin(sorted(parsed)))
+        ).count()
+
+    def built_from(self, inputs: Sequence[Table]) -> dict[str, int]:
+        """The source generations a table built now from ``inputs`` would reflect."""
+        seen: dict[str, int] = {}
+        for table in inputs:
+            if table.zone == "ingested":
+                reflected = self.state.generations((table.entity,))
+            else:
+                reflected = self.state.built.get(table.name, {})
+            for source, generation in reflected.items():
+                seen[source] = generation if seen.get(source, generation) == generation else -1
+        return seen
+
+    def build(self, table: Table, inputs: Sequence[Table], compute: Callable[[], DataFrame]) -> None:
+        """Write ``table`` from its inputs, unless it already reflects what they hold now."""
+        seen = self.built_from(inputs)
+        if not self.full_refresh and self.state.built.get(table.name) == seen and self.io.exists(table):
+            return
+        with self.step(table):
+            self.io.write(compute(), table)
+            self.state.built[table.name] = seen
+            self.save()
+            self.result.rows_written[table.name] = self.io.read(self.spark, table).count()
+
+    def accepted(self, source: Source) -> DataFrame:
+        return accepted(self.io.read(self.spark, ingested_table(source)), source)
+
+    def read(self, table: Table) -> DataFrame:
+        return self.io.read(self.spark, table)
 
 
-def accelerometer_landing_to_trusted(spark: SparkSession, landing_root: str, io: TableIO) -> None:
-    """accelerometer landing + customer_trusted → accelerometer_rejected, accelerometer_trusted."""
-    with _parsed_once(spark, landing_root, ACCELEROMETER) as readings:
-        io.write(readings.rejected, ACCELEROMETER_REJECTED)
-        trusted = transforms.accelerometer_trusted(readings.accepted, io.read(spark, CUSTOMER_TRUSTED))
-        io.write(trusted, ACCELEROMETER_TRUSTED)
-
-
-def customer_trusted_to_curated(spark: SparkSession, landing_root: str, io: TableIO) -> None:
-    """customer_trusted + accelerometer_trusted → customer_curated."""
-    curated = transforms.customer_curated(io.read(spark, CUSTOMER_TRUSTED), io.read(spark, ACCELEROMETER_TRUSTED))
-    io.write(curated, CUSTOMER_CURATED)
-
-
-def step_trainer_trusted(spark: SparkSession, landing_root: str, io: TableIO) -> None:
-    """step_trainer landing + customer_curated → step_trainer_rejected, step_trainer_trusted."""
-    with _parsed_once(spark, landing_root, STEP_TRAINER) as readings:
-        io.write(readings.rejected, STEP_TRAINER_REJECTED)
-        trusted = transforms.step_trainer_trusted(readings.accepted, io.read(spark, CUSTOMER_CURATED))
-        io.write(trusted, STEP_TRAINER_TRUSTED)
-
-
-def machine_learning_curated(spark: SparkSession, landing_root: str, io: TableIO) -> None:
-    """step_trainer_trusted + accelerometer_trusted → machine_learning_curated."""
-    curated = transforms.machine_learning_curated(
-        io.read(spark, STEP_TRAINER_TRUSTED), io.read(spark, ACCELEROMETER_TRUSTED)
+def customer_landing_to_trusted(
+    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False
+) -> JobResult:
+    """customer landing → customer_ingested, customer_rejected, customer_trusted."""
+    job = _Job("customer_landing_to_trusted", spark, landing_root, io, full_refresh)
+    job.ingest(CUSTOMER)
+    job.build(
+        CUSTOMER_TRUSTED,
+        (ingested_table(CUSTOMER),),
+        lambda: transforms.customer_trusted(job.accepted(CUSTOMER)),
     )
-    io.write(curated, MACHINE_LEARNING_CURATED)
+    return job.result
 
 
-Job = Callable[[SparkSession, str, TableIO], None]
+def accelerometer_landing_to_trusted(
+    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False
+) -> JobResult:
+    """accelerometer landing + customer_trusted → accelerometer_ingested, accelerometer_rejected,
+    accelerometer_trusted."""
+    job = _Job("accelerometer_landing_to_trusted", spark, landing_root, io, full_refresh)
+    job.ingest(ACCELEROMETER)
+    job.build(
+        ACCELEROMETER_TRUSTED,
+        (ingested_table(ACCELEROMETER), CUSTOMER_TRUSTED),
+        lambda: transforms.accelerometer_trusted(job.accepted(ACCELEROMETER), job.read(CUSTOMER_TRUSTED)),
+    )
+    return job.result
+
+
+def customer_trusted_to_curated(
+    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False
+) -> JobResult:
+    """customer_trusted + accelerometer_trusted → customer_curated."""
+    job = _Job("customer_trusted_to_curated", spark, landing_root, io, full_refresh)
+    job.build(
+        CUSTOMER_CURATED,
+        (CUSTOMER_TRUSTED, ACCELEROMETER_TRUSTED),
+        lambda: transforms.customer_curated(job.read(CUSTOMER_TRUSTED), job.read(ACCELEROMETER_TRUSTED)),
+    )
+    return job.result
+
+
+def step_trainer_trusted(spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False) -> JobResult:
+    """step_trainer landing + customer_curated → step_trainer_ingested, step_trainer_rejected, step_trainer_trusted."""
+    job = _Job("step_trainer_trusted", spark, landing_root, io, full_refresh)
+    job.ingest(STEP_TRAINER)
+    job.build(
+        STEP_TRAINER_TRUSTED,
+        (ingested_table(STEP_TRAINER), CUSTOMER_CURATED),
+        lambda: transforms.step_trainer_trusted(job.accepted(STEP_TRAINER), job.read(CUSTOMER_CURATED)),
+    )
+    return job.result
+
+
+def machine_learning_curated(
+    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False
+) -> JobResult:
+    """step_trainer_trusted + accelerometer_trusted → machine_learning_curated."""
+    job = _Job("machine_learning_curated", spark, landing_root, io, full_refresh)
+    job.build(
+        MACHINE_LEARNING_CURATED,
+        (STEP_TRAINER_TRUSTED, ACCELEROMETER_TRUSTED),
+        lambda: transforms.machine_learning_curated(job.read(STEP_TRAINER_TRUSTED), job.read(ACCELEROMETER_TRUSTED)),
+    )
+    return job.result
+
+
+class Job(Protocol):
+    __name__: str
+
+    def __call__(
+        self, spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False
+    ) -> JobResult: ...
+
 
 JOBS: tuple[Job, ...] = (
     customer_landing_to_trusted,
@@ -118,27 +281,23 @@ JOBS: tuple[Job, ...] = (
 """The jobs in dependency order, named as the Glue scripts in ``jobs/`` are."""
 
 
-@dataclass(frozen=True)
-class JobTiming:
-    name: str
-    seconds: float
-
-
 def run(
     spark: SparkSession,
     landing_root: str,
     io: TableIO,
-    on_job_done: Callable[[JobTiming], None] = lambda timing: None,
-) -> list[JobTiming]:
-    """Run every job in order; each table is replaced whole, so a re-run gives the same tables.
+    full_refresh: bool = False,
+    on_job_done: Callable[[JobResult], None] = lambda result: None,
+) -> list[JobResult]:
+    """Run every job in order; the caller holds the lake's lock (:func:`stedi_transforms.lock.lake_lock`).
 
-    >>> run(spark, "fixtures", Lake("lake", "parquet"))  # doctest: +SKIP
+    >>> run(spark, "fixtures", Lake("lake"))  # doctest: +SKIP
     """
     check_landing(landing_root)
-    timings = []
+    results = []
     for job in JOBS:
         started = time.perf_counter()
-        job(spark, landing_root, io)
-        timings.append(JobTiming(job.__name__, time.perf_counter() - started))
-        on_job_done(timings[-1])
-    return timings
+        result = job(spark, landing_root, io, full_refresh)
+        result.seconds = time.perf_counter() - started
+        results.append(result)
+        on_job_done(result)
+    return results

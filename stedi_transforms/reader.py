@@ -1,102 +1,102 @@
-"""Read a landing source: every line is either accepted into the schema or quarantined with its reason.
+"""Read landing files into the engine: every non-blank line of every file, parsed once, with its file and line.
 
-Lines are read as text and parsed by :func:`stedi_transforms.records.parse_line`, the same way on classic Spark,
-Spark Connect (Sail) and Glue. Blank lines are skipped; every other line is counted once, so
-landing lines = accepted + rejected.
+The driver lists the files (:mod:`stedi_transforms.storage`); the engine's tasks read them, each its share, and
+parse them with :func:`stedi_transforms.parsing.parse_file` inside ``mapInArrow``. The same Python runs on classic
+Spark, on Sail (in-process) and on Glue's executors, so both engines give the same rows, reasons, files and lines.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
-from pyspark.sql import Column, DataFrame, SparkSession
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
 
-from stedi_transforms.records import parse_line
-from stedi_transforms.schemas import LINE, REASON, Source
+from stedi_transforms.engines import parallelism
+from stedi_transforms.parsing import parse_file, unreadable_file
+from stedi_transforms.schemas import FILE, LINE, LINE_NUMBER, REASON, Source, ingested_schema
+from stedi_transforms.storage import FileEntry, StorageError, decompressed, hidden, open_store
 
-_PARSED = "_parsed"
-BLANK_LINE = r"^[ \t\r\n]*$"
-"""A line of JSON whitespace only; the same pattern in Java's, Rust's and Python's regular expressions."""
-
-
-def landing_path(landing_root: str, source: Source) -> str:
-    """The glob of a source's landing files: ``<root>/<source>/landing/*.json``, as in the S3 bucket."""
-    return f"{landing_root.rstrip('/')}/{source.name}/landing/*.json"
+ROWS_PER_BATCH = 65_536
+"""Rows per Arrow batch handed back to the engine: bounds the memory one task holds, whatever a file's size."""
 
 
-def _parse(line: Column, source: Source) -> Column:
-    parsed_type = StructType([*source.schema.fields, StructField(REASON, StringType())])
-    # Built per call: a UDF made at import time would be bound to whichever engine kind was active then.
-    return F.udf(lambda text: parse_line(text, source), parsed_type)(line)
+def sample_landing() -> Path:
+    """The bundled sample landing data: inside an installed wheel, or ``fixtures/`` of a source checkout."""
+    packaged = resources.files("stedi_transforms") / "sample"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def landing_prefix(source: Source) -> str:
+    """Where a source's files land, below the landing root: ``<source>/landing``, as in the S3 bucket."""
+    return f"{source.name}/landing"
+
+
+def landing_files(landing_root: str, source: Source) -> list[FileEntry]:
+    """Every landing file of ``source``, at any depth below ``<root>/<source>/landing/`` and whatever its name,
+    but hidden ones (a file or folder named ``.*`` or ``_*``); paths relative to the landing root."""
+    prefix = landing_prefix(source)
+    return [
+        FileEntry(f"{prefix}/{entry.path}", entry.size, entry.version)
+        for entry in open_store(landing_root).list(prefix)
+        if not hidden(entry.path)
+    ]
 
 
 @dataclass(frozen=True)
-class Landing:
-    """A source's landing lines, parsed. ``parsed`` holds every non-blank line: the schema's fields (null when
-    rejected), the raw ``line`` and the ``reason`` it was rejected (null when accepted)."""
+class _ParseFiles:
+    """The function ``mapInArrow`` runs: batches of file indices in, parsed lines out. A plain picklable object,
+    so classic Spark can ship it to its Python workers and Glue to its executors."""
 
+    landing_root: str
+    paths: tuple[str, ...]
     source: Source
-    parsed: DataFrame
 
-    @property
-    def table(self) -> DataFrame:
-        """The landing table as Athena's JSON SerDe shows it: one row per line, the schema's columns."""
-        return self.parsed.select(*self.source.schema.fieldNames())
-
-    @property
-    def accepted(self) -> DataFrame:
-        """The accepted records, with exactly the schema's columns."""
-        return self.parsed.filter(F.col(REASON).isNull()).select(*self.source.schema.fieldNames())
-
-    @property
-    def rejected(self) -> DataFrame:
-        """The quarantine: columns ``line`` (the raw text) and ``reason``."""
-        return self.parsed.filter(F.col(REASON).isNotNull()).select(LINE, REASON)
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        store = open_store(self.landing_root)
+        for batch in batches:
+            for index in batch.column(0).to_pylist():
+                path = self.paths[index]
+                try:
+                    table = parse_file(decompressed(store.read(path), path), path, self.source)
+                except StorageError as error:
+                    table = unreadable_file(path, str(error), self.source)
+                yield from table.to_batches(max_chunksize=ROWS_PER_BATCH)
 
 
-def non_blank_lines(text: DataFrame) -> DataFrame:
-    """The lines of ``text`` (one string column ``value``, as ``spark.read.text`` gives) that are not blank,
-    as one column ``line``."""
-    return text.filter(~F.col("value").rlike(BLANK_LINE)).select(F.col("value").alias(LINE))
+def read_files(spark: SparkSession, landing_root: str, files: Sequence[FileEntry], source: Source) -> DataFrame:
+    """The parsed lines of ``files`` (paths relative to ``landing_root``), as rows of the ingested schema.
 
-
-def parse_lines(text: DataFrame, source: Source) -> Landing:
-    """Parse landing text (one string column ``value``, as ``spark.read.text`` gives); blank lines are skipped.
-
-    Most lines are already in canonical form: the engine's own JSON parser reads them into the schema and writes
-    them back out byte for byte, so every field has the schema's JSON type and the rules are settled without
-    Python. Only the other lines (nulls, other spacing, wrong types, malformed text) go through
-    :func:`stedi_transforms.records.parse_line`; both paths give the same answer, the fast one only sooner.
+    Files are spread over the engine's tasks largest first, so the tasks get about the same number of bytes.
     """
-    names = source.schema.fieldNames()
-    typed = F.from_json(F.col(LINE), source.schema)
-    canonical = F.to_json(typed) == F.col(LINE)
-    for key in source.key_fields:
-        canonical = canonical & typed.getField(key).isNotNull()
-    accepted_as_is = F.struct(
-        *[typed.getField(name).alias(name) for name in names], F.lit(None).cast("string").alias(REASON)
-    )
-    parsed = (
-        non_blank_lines(text)
-        .withColumn(
-            _PARSED, F.when(F.coalesce(canonical, F.lit(False)), accepted_as_is).otherwise(_parse(F.col(LINE), source))
-        )
-        .select(*[F.col(f"{_PARSED}.{name}").alias(name) for name in [*names, REASON]], LINE)
-    )
-    return Landing(source, parsed)
+    schema = ingested_schema(source)
+    if not files:
+        return spark.createDataFrame([], schema)
+    tasks = min(len(files), parallelism(spark))
+    by_size = sorted(files, key=lambda entry: (-entry.size, entry.path))
+    dealt = [entry.path for task in range(tasks) for entry in by_size[task::tasks]]
+    parse = _ParseFiles(landing_root, tuple(dealt), source)
+    indices = spark.range(0, len(dealt), 1, tasks)
+    return indices.mapInArrow(parse, schema)  # type: ignore[arg-type]  # PySpark's hint wants Iterable, not Iterator
 
 
-def read_landing(spark: SparkSession, landing_root: str, source: Source) -> Landing:
-    """Read ``<landing_root>/<source>/landing/*.json`` (a local folder or an ``s3://`` prefix).
-
-    >>> landing = read_landing(spark, "s3://stedi-lake", CUSTOMER)  # doctest: +SKIP
-    >>> landing.accepted, landing.rejected  # doctest: +SKIP
-    """
-    return parse_lines(read_text(spark, landing_root, source), source)
+def accepted(ingested: DataFrame, source: Source) -> DataFrame:
+    """The accepted records of an ingested table, with exactly the schema's columns."""
+    return ingested.filter(F.col(REASON).isNull()).select(*source.schema.fieldNames())
 
 
-def read_text(spark: SparkSession, landing_root: str, source: Source) -> DataFrame:
-    """A source's landing files as text, one row per line (column ``value``)."""
-    return spark.read.text(landing_path(landing_root, source))
+def rejected(ingested: DataFrame) -> DataFrame:
+    """The quarantine of an ingested table: file, line_number, line (the raw text) and reason."""
+    return ingested.filter(F.col(REASON).isNotNull()).select(FILE, LINE_NUMBER, LINE, REASON)
+
+
+def landing_table(ingested: DataFrame, source: Source) -> DataFrame:
+    """The landing table as Athena's JSON SerDe shows it: one row per line, the schema's columns (null when the
+    line was rejected)."""
+    return ingested.select(*source.schema.fieldNames())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from pyspark.sql.types import DataType, DoubleType, LongType, StringType
@@ -16,8 +17,11 @@ from stedi_transforms.schemas import Source
 
 MALFORMED_JSON = "malformed JSON"
 NOT_AN_OBJECT = "not a JSON object"
+INVALID_UTF8 = "invalid UTF-8"
 
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 Parsed = tuple[Any, ...]
 """One value per schema field, then the reason (None when the line is accepted)."""
@@ -49,8 +53,15 @@ def _conforms(value: Any, data_type: DataType) -> bool:
     if isinstance(data_type, LongType):
         return isinstance(value, int) and _LONG_MIN <= value <= _LONG_MAX
     if isinstance(data_type, DoubleType):
-        return isinstance(value, (int, float)) and math.isfinite(float(value))
+        return isinstance(value, (int, float)) and _finite_double(value)
     raise TypeError(f"no landing rule for {data_type.simpleString()}")
+
+
+def _finite_double(value: float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # a whole number too large for a double, such as a 400-digit integer
+        return False
 
 
 def _converted(value: Any, data_type: DataType) -> Any:
@@ -71,6 +82,8 @@ def parse_line(line: str, source: Source) -> Parsed:
     fields = source.schema.fields
     try:
         record = json.loads(line, parse_constant=_reject_constant)
+        if _SURROGATE_ESCAPE.search(line):
+            json.dumps(record, ensure_ascii=False).encode("utf-8")  # an unpaired surrogate is not text
     except (ValueError, RecursionError):
         return (None,) * len(fields) + (MALFORMED_JSON,)
     if not isinstance(record, dict):

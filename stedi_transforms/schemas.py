@@ -33,7 +33,9 @@ Z = "z"
 SENSOR_READING_TIME = "sensorReadingTime"
 DISTANCE_FROM_OBJECT = "distanceFromObject"
 
-# quarantine
+# provenance and quarantine
+FILE = "file"
+LINE_NUMBER = "line_number"
 LINE = "line"
 REASON = "reason"
 
@@ -69,7 +71,7 @@ STEP_TRAINER_SCHEMA = _struct(
     (DISTANCE_FROM_OBJECT, LongType()),
 )
 
-REJECTED_SCHEMA = _struct((LINE, StringType()), (REASON, StringType()))
+REJECTED_SCHEMA = _struct((FILE, StringType()), (LINE_NUMBER, LongType()), (LINE, StringType()), (REASON, StringType()))
 
 MACHINE_LEARNING_CURATED_SCHEMA = _struct(
     (SENSOR_READING_TIME, LongType()),
@@ -101,3 +103,18 @@ ACCELEROMETER = Source("accelerometer", ACCELEROMETER_SCHEMA, (USER, TIMESTAMP))
 STEP_TRAINER = Source("step_trainer", STEP_TRAINER_SCHEMA, (SERIAL_NUMBER, SENSOR_READING_TIME))
 
 SOURCES = (CUSTOMER, ACCELEROMETER, STEP_TRAINER)
+
+
+def ingested_schema(source: Source) -> StructType:
+    """A source's landing lines as the lake keeps them, each parsed once: ``file`` (relative to the landing root)
+    and ``line_number`` (1-based, in the decompressed file), the schema's fields (null when the line was rejected),
+    then ``line`` (the raw text) and ``reason``, both null when it was accepted."""
+    return StructType(
+        [
+            StructField(FILE, StringType()),
+            StructField(LINE_NUMBER, LongType()),
+            *source.schema.fields,
+            StructField(LINE, StringType()),
+            StructField(REASON, StringType()),
+        ]
+    )

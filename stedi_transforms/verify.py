@@ -1,7 +1,9 @@
 """The local version of the Athena checks: row counts of every table and the named checks, over a lake.
 
-The queries are the packaged ``validation.sql``, run on temporary views named as the Data Catalog tables. One
-more check needs the reader and so has no Athena twin: every landing line is either accepted or rejected.
+The queries are the packaged ``validation.sql``, run on temporary views named as the Data Catalog tables; the
+landing tables are the lake's ingested tables, so nothing here reads the landing JSON again. Two more checks per
+source have no Athena twin: every ingested line is either accepted or rejected, and (when the landing is at hand)
+every landing file has been ingested as it is now.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from stedi_transforms.lake import OUTPUT_TABLES, TABLE_NAMES, Lake, rejected_table
+from stedi_transforms.lake import OUTPUT_TABLES, TABLE_NAMES, Lake, ingested_table, rejected_table
+from stedi_transforms.ledger import compare, load_state
 from stedi_transforms.queries import Query, validation_queries
-from stedi_transforms.reader import Landing, read_landing
-from stedi_transforms.schemas import SOURCES
+from stedi_transforms.reader import accepted, landing_files, landing_table
+from stedi_transforms.schemas import FILE, REASON, SOURCES
 
 
 @dataclass(frozen=True)
@@ -28,10 +32,20 @@ class Check:
 
 
 @dataclass(frozen=True)
+class FileCounts:
+    source: str
+    file: str
+    lines: int
+    accepted: int
+    rejected: int
+
+
+@dataclass(frozen=True)
 class Report:
     counts: dict[str, int]
     checks: list[Check]
     info: dict[str, int] = field(default_factory=dict)
+    files: list[FileCounts] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -42,17 +56,20 @@ class Report:
             "counts": self.counts,
             "checks": [{**asdict(check), "passed": check.passed} for check in self.checks],
             "info": self.info,
+            "files": [asdict(entry) for entry in self.files],
             "passed": self.passed,
         }
 
 
-def _register_views(spark: SparkSession, landing_root: str, lake: Lake) -> dict[str, Landing]:
-    landings = {source.name: read_landing(spark, landing_root, source) for source in SOURCES}
-    for name, landing in landings.items():
-        landing.table.createOrReplaceTempView(f"{name}_landing")
+def register_views(spark: SparkSession, lake: Lake) -> None:
+    """Temporary views named as the Data Catalog tables: the landing tables (from the ingested tables, one row per
+    landing line, as Athena's JSON SerDe shows them) and every output table."""
+    for source in SOURCES:
+        landing_table(lake.read(spark, ingested_table(source)), source).createOrReplaceTempView(
+            f"{source.name}_landing"
+        )
     for table in OUTPUT_TABLES:
         lake.read(spark, table).createOrReplaceTempView(table.name)
-    return landings
 
 
 def _row_counts(spark: SparkSession, query: Query) -> dict[str, int]:
@@ -60,16 +77,34 @@ def _row_counts(spark: SparkSession, query: Query) -> dict[str, int]:
     return {name: rows[name] for name in TABLE_NAMES}
 
 
-def count_tables(spark: SparkSession, landing_root: str, lake: Lake) -> dict[str, int]:
+def count_tables(spark: SparkSession, lake: Lake) -> dict[str, int]:
     """Rows of every table, landing to curated, by the ``row_counts`` query of ``validation.sql``."""
-    _register_views(spark, landing_root, lake)
+    register_views(spark, lake)
     (query,) = [query for query in validation_queries() if query.kind == "count"]
     return _row_counts(spark, query)
 
 
-def verify(spark: SparkSession, landing_root: str, lake: Lake) -> Report:
-    """Count every table and run every check over the lake's tables and the landing files they came from."""
-    landings = _register_views(spark, landing_root, lake)
+def lines_by_file(spark: SparkSession, lake: Lake) -> list[FileCounts]:
+    """Per landing file: its non-blank lines, and how many were accepted and rejected."""
+    counts = []
+    for source in SOURCES:
+        rows = (
+            lake.read(spark, ingested_table(source))
+            .groupBy(FILE)
+            .agg(F.count(F.lit(1)).alias("lines"), F.count(REASON).alias("rejected"))
+            .collect()
+        )
+        counts += [
+            FileCounts(source.name, row[FILE], row["lines"], row["lines"] - row["rejected"], row["rejected"])
+            for row in rows
+        ]
+    return sorted(counts, key=lambda entry: (entry.source, entry.file))
+
+
+def verify(spark: SparkSession, lake: Lake, landing_root: str | None = None, by_file: bool = False) -> Report:
+    """Count every table and run every check over the lake's tables; with the landing root, also check that every
+    landing file has been ingested as it is now."""
+    register_views(spark, lake)
     counts: dict[str, int] = {}
     checks: list[Check] = []
     info: dict[str, int] = {}
@@ -81,8 +116,13 @@ def verify(spark: SparkSession, landing_root: str, lake: Lake) -> Report:
         else:
             info[query.name] = int(spark.sql(query.sql).collect()[0][0])
 
+    state = load_state(lake.store, lake.table_format)
     for source in SOURCES:
-        accepted = landings[source.name].accepted.count()
-        unaccounted = counts[f"{source.name}_landing"] - accepted - counts[rejected_table(source).name]
+        accepted_lines = accepted(lake.read(spark, ingested_table(source)), source).count()
+        unaccounted = counts[f"{source.name}_landing"] - accepted_lines - counts[rejected_table(source).name]
         checks.append(Check(f"{source.name}_landing_accepted_or_rejected", abs(unaccounted)))
-    return Report(counts, checks, info)
+        if landing_root is not None:
+            changes = compare(landing_files(landing_root, source), state.ledger(source.name))
+            stale = len(changes.new) + len(changes.changed) + len(changes.removed)
+            checks.append(Check(f"{source.name}_landing_files_ingested", stale))
+    return Report(counts, checks, info, lines_by_file(spark, lake) if by_file else [])

@@ -1,0 +1,217 @@
+"""``stedi run``, ``stedi verify`` and ``stedi history``: the commands that build, check and describe a lake."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, get_session, require
+from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
+from stedi_transforms.ledger import RunRecord, history, now, record_run
+from stedi_transforms.lock import lake_lock, new_run_id
+from stedi_transforms.pipeline import JobResult, check_landing, run
+from stedi_transforms.reader import sample_landing
+from stedi_transforms.storage import is_s3
+from stedi_transforms.verify import Report, count_tables, verify
+
+DEFAULT_LAKE = "lake"
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def add_commands(commands: Any) -> None:
+    run_parser = commands.add_parser("run", help="bring every zone of the lake up to date with the landing files")
+    run_parser.add_argument(
+        "--landing",
+        help="landing root with <entity>/landing/ folders, local or s3:// (default: the lake itself, "
+        "or the bundled sample when neither --landing nor --lake is given)",
+    )
+    run_parser.add_argument("--lake", help=f"lake root to write, local or s3:// (default: ./{DEFAULT_LAKE})")
+    run_parser.add_argument("--format", choices=FORMATS, default=DEFAULT_FORMAT, help="table format")
+    run_parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
+    run_parser.add_argument(
+        "--full-refresh", action="store_true", help="parse every landing file again and rebuild every table"
+    )
+    run_parser.set_defaults(handler=command_run)
+
+    verify_parser = commands.add_parser("verify", help="count every table and run the checks over a lake")
+    verify_parser.add_argument("--lake", default=DEFAULT_LAKE, help=f"lake root (default: ./{DEFAULT_LAKE})")
+    verify_parser.add_argument("--landing", help="landing root (default: the one the last run read)")
+    verify_parser.add_argument("--format", choices=FORMATS, help="table format (default: detected)")
+    verify_parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
+    verify_parser.add_argument("--by-file", action="store_true", help="also count lines per landing file")
+    verify_parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify_parser.set_defaults(handler=command_verify)
+
+    history_parser = commands.add_parser("history", help="list the runs that wrote a lake")
+    history_parser.add_argument("--lake", default=DEFAULT_LAKE, help=f"lake root (default: ./{DEFAULT_LAKE})")
+    history_parser.add_argument("--json", action="store_true", help="print the runs as JSON")
+    history_parser.set_defaults(handler=command_history)
+
+
+def _absolute(path: str) -> str:
+    """A local path made absolute: the classic engine's JVM does not follow this process's working directory."""
+    folder = local_path(path)
+    return str(folder.resolve()) if folder is not None else path
+
+
+def _check_writable(lake_root: str) -> None:
+    folder = local_path(lake_root)
+    if folder is None:
+        return
+    probe = folder / f".stedi-write-probe-{time.time_ns()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(f"lake {lake_root} is not writable: {error.strerror or error}") from error
+
+
+def _console(out: TextIO) -> Console:
+    return Console(file=out, width=100, no_color=True, highlight=False, soft_wrap=True)
+
+
+def _progress(result: JobResult) -> None:
+    written = ", ".join(result.rows_written) or "nothing to do"
+    _console(sys.stderr).print(f"  {result.name:<36} {result.seconds:6.2f} s  {written}")
+
+
+def command_run(args: argparse.Namespace, out: TextIO) -> int:
+    lake_root = _absolute(args.lake or DEFAULT_LAKE)
+    landing = _absolute(args.landing or args.lake or str(sample_landing()))
+    require(args.engine, delta=args.format == "delta", s3=is_s3(lake_root) or is_s3(landing))
+    check_landing(landing)
+    _check_writable(lake_root)
+
+    started, started_at, run_id = time.perf_counter(), now(), new_run_id()
+    _console(sys.stderr).print(f"stedi run: {landing} → {lake_root} ({args.format}, {args.engine})")
+    lake = Lake(lake_root, args.format)
+    with lake_lock(lake_root, run_id, "stedi run"):
+        spark = get_session(args.engine)
+        results = run(spark, landing, lake, full_refresh=args.full_refresh, on_job_done=_progress)
+        record = RunRecord(
+            run_id=run_id,
+            job="stedi run",
+            started=started_at,
+            seconds=round(time.perf_counter() - started, 3),
+            engine=args.engine,
+            table_format=args.format,
+            landing=landing,
+            files={name: changes.as_json() for result in results for name, changes in result.files.items()},
+            lines_ingested={name: lines for result in results for name, lines in result.lines_parsed.items()},
+            rows_written={name: rows for result in results for name, rows in result.rows_written.items()},
+            full_refresh=args.full_refresh,
+        )
+        record_run(lake.store, record)
+        counts = count_tables(spark, lake)
+    console = _console(out)
+    _print_files(record, console)
+    _print_counts(counts, console)
+    console.print(f"done in {time.perf_counter() - started:.2f} s")
+    return 0
+
+
+def _print_files(record: RunRecord, console: Console) -> None:
+    table = RichTable(
+        "source", "new", "changed", "removed", "unchanged", "lines parsed", box=None, title_justify="left"
+    )
+    for name, files in record.files.items():
+        table.add_row(
+            name,
+            *[f"{files[kind]:,}" for kind in ("new", "changed", "removed", "unchanged")],
+            f"{record.lines_ingested.get(name, 0):,}",
+        )
+    console.print(table)
+
+
+def _print_counts(counts: dict[str, int], console: Console) -> None:
+    table = RichTable("zone", "table", "rows", box=None)
+    table.columns[2].justify = "right"
+    for name, rows in counts.items():
+        table.add_row(name.rsplit("_", 1)[1], name, f"{rows:,}")
+    console.print(table)
+
+
+def _last_landing(lake: Lake) -> str | None:
+    runs = [record for record in history(lake.store) if record.landing]
+    return runs[-1].landing if runs else None
+
+
+def command_verify(args: argparse.Namespace, out: TextIO) -> int:
+    lake_root = _absolute(args.lake)
+    folder = local_path(lake_root)
+    if folder is not None and not folder.is_dir():
+        raise UsageError(f"lake {args.lake} does not exist; build it with `stedi run --lake {args.lake}`")
+    table_format = args.format or _detected_format(lake_root)
+    lake = Lake(lake_root, table_format)
+    landing = (args.landing and _absolute(args.landing)) or _last_landing(lake)
+    require(args.engine, delta=table_format == "delta", s3=is_s3(lake_root) or bool(landing and is_s3(landing)))
+
+    report = verify(get_session(args.engine), lake, landing, by_file=args.by_file)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2), file=out)
+    else:
+        _print_report(report, _console(out))
+    return 0 if report.passed else 1
+
+
+def _detected_format(lake_root: str) -> str:
+    lake = Lake(lake_root)
+    for table in OUTPUT_TABLES:
+        detected = detect_format(lake.path(table))
+        if detected:
+            return detected
+    if is_s3(lake_root) and lake.exists(OUTPUT_TABLES[0]):
+        return "delta"
+    raise UsageError(f"no tables found in lake {lake_root}; build it with `stedi run --lake {lake_root}`")
+
+
+def _print_report(report: Report, console: Console) -> None:
+    _print_counts(report.counts, console)
+    for name, value in report.info.items():
+        console.print(f"info  {name}: {value:,}")
+    for check in report.checks:
+        console.print(
+            f"PASS  {check.name}" if check.passed else f"FAIL  {check.name} ({check.violations:,} violations)"
+        )
+    if report.files:
+        table = RichTable("file", "lines", "accepted", "rejected", box=None)
+        for entry in report.files:
+            table.add_row(entry.file, f"{entry.lines:,}", f"{entry.accepted:,}", f"{entry.rejected:,}")
+        console.print(table)
+
+
+def command_history(args: argparse.Namespace, out: TextIO) -> int:
+    lake = Lake(_absolute(args.lake))
+    records = history(lake.store)
+    if args.json:
+        print(json.dumps([record.as_json() for record in records], indent=2), file=out)
+        return 0
+    table = RichTable(
+        "started", "job", "engine", "format", "files new/changed/removed", "lines", "rows written", "s", box=None
+    )
+    for record in records:
+        files = " ".join(
+            f"{name}:{counts['new']}/{counts['changed']}/{counts['removed']}" for name, counts in record.files.items()
+        )
+        table.add_row(
+            record.started[:19].replace("T", " "),
+            record.job,
+            record.engine,
+            record.table_format,
+            files,
+            f"{sum(record.lines_ingested.values()):,}",
+            f"{sum(record.rows_written.values()):,}",
+            f"{record.seconds:.2f}",
+        )
+    _console(out).print(table)
+    return 0

@@ -1,0 +1,243 @@
+"""One landing file's bytes → its parsed lines, as an Arrow table. Plain Python and pyarrow: no Spark needed.
+
+This is where the landing contract meets a file as it arrives: a UTF-8 byte order mark at its start is not part
+of the first line, a CR before an LF is dropped, the last line needs no newline, blank lines (JSON whitespace only)
+are skipped, and a line that is not valid UTF-8 is rejected. Every other line is judged by the rules of
+:func:`stedi_transforms.records.parse_line`, at native speed where it can be:
+
+- Lines that look like one JSON object (``{`` … ``}``, and no ``NaN`` or ``Inf`` anywhere, which Arrow's parser
+  would take) are parsed by ``pyarrow.json`` against the schema, many at once. Arrow refuses what the rules refuse
+  in such a line (a string for a number, a fraction or a number beyond 64 bits for a bigint, a number for a string,
+  a boolean, an object, a repeated key, …), so a block that parses into one row per line has only good types; one
+  that does not is split in halves until the lines Arrow refuses stand alone, and those go to the Python rules,
+  which name the reason. Doubles Arrow made infinite (a huge integer literal) go to the Python rules too.
+- Every other line goes to the Python rules directly. Both routes give the same verdict (tests/test_parsing.py
+  checks it on generated lines).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+from pyspark.sql.types import DataType, DoubleType, LongType, StringType, StructType
+
+from stedi_transforms.records import INVALID_UTF8, parse_line
+from stedi_transforms.schemas import LINE_NUMBER, Source, ingested_schema
+
+BOM = b"\xef\xbb\xbf"
+_NEWLINE, _OPEN, _CLOSE = ord("\n"), ord("{"), ord("}")
+_BLANK = r"^[ \t\r\n]*$"
+_ONE_OBJECT = r"^[ \t\r]*\{.*\}[ \t\r]*\n?$"
+_NON_FINITE = r"NaN|Inf"
+_ARROW_TYPES: dict[type[DataType], pa.DataType] = {
+    StringType: pa.string(),
+    LongType: pa.int64(),
+    DoubleType: pa.float64(),
+}
+
+
+def arrow_schema(schema: StructType) -> pa.Schema:
+    """The Arrow twin of a flat Spark schema of strings, bigints and doubles."""
+    return pa.schema([pa.field(field.name, _ARROW_TYPES[type(field.dataType)]) for field in schema.fields])
+
+
+def parse_file(data: bytes, file: str, source: Source) -> pa.Table:
+    """Parse the (decompressed) bytes of one landing file into rows of :func:`ingested_schema`, in line order.
+
+    >>> from stedi_transforms.schemas import STEP_TRAINER
+    >>> parse_file(b'{"sensorReadingTime":1,"serialNumber":"a"}\\n\\n[1]', "f.json", STEP_TRAINER).num_rows
+    2
+    """
+    data = data.removeprefix(BOM)
+    if b"\r\n" in data:
+        data = data.replace(b"\r\n", b"\n")
+    offsets = _line_offsets(data)
+    lines, invalid = _lines(data, offsets)
+    blank, candidate = _classify(lines, data, offsets, invalid)
+    kept = np.flatnonzero(~blank)
+    if candidate[kept].all():  # the usual file: every line is an object, and Arrow can read the file as it is
+        table = _read_json(data, source)
+        if table is not None and table.num_rows == len(kept):
+            return _judged_by_arrow(table, lines, kept, file, source)
+    fast = np.flatnonzero(candidate)
+    pieces, refused = _parse_with_arrow(lines, fast, file, source)
+    slow = np.union1d(np.flatnonzero(~blank & ~candidate), refused)
+    pieces.append(_judged_by_python(lines, slow.astype(np.int64), invalid, file, source))
+    result = pa.concat_tables(pieces)
+    return result.take(pc.sort_indices(result[LINE_NUMBER]))
+
+
+def unreadable_file(file: str, error: str, source: Source) -> pa.Table:
+    """The one rejected record that stands for a file that cannot be read at all (a corrupt gzip, say): line 0."""
+    columns = [pa.nulls(1, field.type) for field in arrow_schema(source.schema)]
+    reason = pa.array([f"unreadable file: {error}"])
+    return _table(file, np.array([0]), columns, pa.nulls(1, pa.string()), reason, source)
+
+
+def _line_offsets(data: bytes) -> np.ndarray:
+    """Where each line of ``data`` starts, and where the last one ends. Every line keeps its newline; a file that
+    ends with a newline has an empty last line, which is blank."""
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
+    return np.concatenate([[0], newlines + 1, [len(data)]]).astype(np.int64)
+
+
+def _lines(data: bytes, offsets: np.ndarray) -> tuple[pa.LargeStringArray, np.ndarray]:
+    """Every line of ``data`` (without copying it where all of it is UTF-8), and which lines are not valid UTF-8:
+    their text has replacement characters instead."""
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    lines = pa.Array.from_buffers(pa.large_binary(), len(offsets) - 1, buffers)
+    try:
+        return lines.cast(pa.large_string()), np.zeros(len(lines), dtype=bool)
+    except pa.ArrowInvalid:
+        raw = lines.to_pylist()
+        invalid = np.array([_not_utf8(line) for line in raw], dtype=bool)
+        return pa.array([line.decode("utf-8", "replace") for line in raw], pa.large_string()), invalid
+
+
+def _not_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _classify(
+    lines: pa.LargeStringArray, data: bytes, offsets: np.ndarray, invalid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which lines are blank, and which Arrow may parse (one object, nothing Arrow reads looser than the rules)."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:].copy()
+    ends[:-1] -= 1  # every line but the last ends with its newline
+    empty = ends == starts
+    first = view[np.minimum(starts, max(len(view) - 1, 0))] if len(view) else np.zeros(len(starts), np.uint8)
+    last = view[np.maximum(ends - 1, 0)] if len(view) else np.zeros(len(starts), np.uint8)
+    blank = empty.copy()
+    candidate = ~empty & (first == _OPEN) & (last == _CLOSE)
+    unsure = np.flatnonzero(~empty & ~candidate & ~invalid)
+    if len(unsure):  # lines with spaces around them, or no object at all: the regular expressions decide
+        text = lines.take(unsure)
+        blank[unsure] = pc.match_substring_regex(text, _BLANK).to_numpy(zero_copy_only=False)
+        candidate[unsure] = pc.match_substring_regex(text, _ONE_OBJECT).to_numpy(zero_copy_only=False)
+    if b"NaN" in data or b"Inf" in data:
+        candidate &= ~pc.match_substring_regex(lines, _NON_FINITE).to_numpy(zero_copy_only=False)
+    return blank, candidate & ~invalid
+
+
+def _read_json(data: bytes | pa.Buffer, source: Source) -> pa.Table | None:
+    options = pa_json.ParseOptions(explicit_schema=arrow_schema(source.schema), unexpected_field_behavior="ignore")
+    try:
+        return pa_json.read_json(io.BytesIO(data), parse_options=options)
+    except pa.ArrowInvalid:
+        return None
+
+
+def _parse_with_arrow(
+    lines: pa.LargeStringArray, rows: np.ndarray, file: str, source: Source
+) -> tuple[list[pa.Table], np.ndarray]:
+    """Parse the given lines with Arrow, in blocks halved until Arrow takes them; return the judged rows and the
+    rows Arrow refused."""
+    judged: list[pa.Table] = []
+    refused: list[np.ndarray] = []
+    pending = [rows] if len(rows) else []
+    while pending:
+        block = pending.pop()
+        # The lines keep their newlines, so the taken values are NDJSON as they stand (rows ascend, so the last
+        # line of the file, the only one without a newline, can only come last).
+        taken = lines.take(block)
+        offsets = np.frombuffer(taken.buffers()[1], dtype=np.int64)
+        table = _read_json(taken.buffers()[2][offsets[taken.offset] : offsets[taken.offset + len(taken)]], source)
+        if table is not None and table.num_rows == len(block):
+            judged.append(_judged_by_arrow(table, lines, block, file, source))
+        elif len(block) == 1:
+            refused.append(block)
+        else:
+            pending += [block[: len(block) // 2], block[len(block) // 2 :]]
+    return judged, np.concatenate(refused) if refused else np.array([], dtype=np.int64)
+
+
+def _judged_by_arrow(
+    table: pa.Table, lines: pa.LargeStringArray, rows: np.ndarray, file: str, source: Source
+) -> pa.Table:
+    """Rows Arrow parsed with good types. A line is rejected when a key field is missing or null; one whose doubles
+    Arrow made infinite is judged by the Python rules instead."""
+    names = source.schema.fieldNames()
+    columns = [table[name].combine_chunks() for name in names]
+    finite = np.ones(len(rows), dtype=bool)
+    for column in columns:
+        if pa.types.is_floating(column.type):
+            finite &= pc.is_finite(column).fill_null(True).to_numpy(zero_copy_only=False)
+    missing = np.column_stack(
+        [columns[names.index(key)].is_null().to_numpy(zero_copy_only=False) for key in source.key_fields]
+    )
+    rejected = np.flatnonzero(missing.any(axis=1))
+    reasons = [
+        "; ".join(
+            f"{key}: missing key field" for key, absent in zip(source.key_fields, missing[row], strict=True) if absent
+        )
+        for row in rejected
+    ]
+    if len(rejected):
+        mask = pa.array(missing.any(axis=1))
+        columns = [pc.if_else(mask, pa.scalar(None, column.type), column) for column in columns]
+    judged = _table(
+        file,
+        rows + 1,
+        columns,
+        _at(len(rows), rejected, _texts(lines, rows[rejected])),
+        _at(len(rows), rejected, reasons),
+        source,
+    )
+    if finite.all():
+        return judged
+    retried = _judged_by_python(lines, rows[~finite], np.zeros(len(lines), dtype=bool), file, source)
+    return pa.concat_tables([judged.filter(pa.array(finite)), retried])
+
+
+def _judged_by_python(
+    lines: pa.LargeStringArray, rows: np.ndarray, invalid: np.ndarray, file: str, source: Source
+) -> pa.Table:
+    width = len(source.schema.fields)
+    texts = _texts(lines, rows)
+    judged = [
+        (None,) * width + (INVALID_UTF8,) if invalid[row] else parse_line(text, source)
+        for row, text in zip(rows, texts, strict=True)
+    ]
+    schema = arrow_schema(source.schema)
+    columns = [pa.array([values[index] for values in judged], field.type) for index, field in enumerate(schema)]
+    reasons = [values[width] for values in judged]
+    rejected = np.flatnonzero([reason is not None for reason in reasons])
+    return _table(
+        file,
+        rows + 1,
+        columns,
+        _at(len(rows), rejected, [texts[row] for row in rejected]),
+        _at(len(rows), rejected, [reasons[row] for row in rejected]),
+        source,
+    )
+
+
+def _texts(lines: pa.LargeStringArray, rows: np.ndarray) -> list[str]:
+    """The text of the given lines, without their newlines."""
+    return [str(line).removesuffix("\n") for line in lines.take(rows).to_pylist()]
+
+
+def _at(length: int, rows: np.ndarray, values: Sequence[str | None]) -> pa.Array:
+    """A string column of nulls, but for ``values`` at ``rows``."""
+    if not len(rows):
+        return pa.nulls(length, pa.string())
+    column = np.full(length, None, dtype=object)
+    column[rows] = values
+    return pa.array(column, pa.string())
+
+
+def _table(
+    file: str, numbers: np.ndarray, columns: list[pa.Array], text: pa.Array, reasons: pa.Array, source: Source
+) -> pa.Table:
+    arrays = [pa.repeat(pa.scalar(file), len(numbers)), pa.array(numbers, pa.int64()), *columns, text, reasons]
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(ingested_schema(source)))
