@@ -1,4 +1,5 @@
-"""Glue job: accelerometer landing + customer_trusted → accelerometer_rejected, accelerometer_trusted.
+"""Glue job: accelerometer landing + customer_trusted → accelerometer_ingested, accelerometer_rejected,
+accelerometer_trusted.
 
 Arguments: --JOB_NAME, --LAKE s3://bucket/prefix, --DATABASE, --FORMAT json|glueparquet|delta, optional --LANDING
 and --FULL_REFRESH true.

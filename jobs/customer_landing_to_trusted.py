@@ -1,4 +1,5 @@
-"""Glue job: customer landing → customer_rejected, customer_trusted (customers who consented to research).
+"""Glue job: customer landing → customer_ingested, customer_rejected, customer_trusted (customers who consented
+to research).
 
 Arguments: --JOB_NAME, --LAKE s3://bucket/prefix, --DATABASE, --FORMAT json|glueparquet|delta, optional --LANDING
 and --FULL_REFRESH true.

@@ -1,4 +1,5 @@
-"""Glue job: step_trainer landing + customer_curated → step_trainer_rejected, step_trainer_trusted.
+"""Glue job: step_trainer landing + customer_curated → step_trainer_ingested, step_trainer_rejected,
+step_trainer_trusted.
 
 Arguments: --JOB_NAME, --LAKE s3://bucket/prefix, --DATABASE, --FORMAT json|glueparquet|delta, optional --LANDING
 and --FULL_REFRESH true.

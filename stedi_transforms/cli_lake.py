@@ -77,7 +77,7 @@ def _check_writable(lake_root: str) -> None:
 
 
 def _console(out: TextIO) -> Console:
-    return Console(file=out, width=100, no_color=True, highlight=False, soft_wrap=True)
+    return Console(file=out, width=200, no_color=True, highlight=False, soft_wrap=True)
 
 
 def _progress(result: JobResult) -> None:
@@ -121,9 +121,9 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _print_files(record: RunRecord, console: Console) -> None:
-    table = RichTable(
-        "source", "new", "changed", "removed", "unchanged", "lines parsed", box=None, title_justify="left"
-    )
+    table = RichTable("source", "new", "changed", "removed", "unchanged", "lines parsed", box=None, pad_edge=False)
+    for column in table.columns[1:]:
+        column.justify = "right"
     for name, files in record.files.items():
         table.add_row(
             name,
@@ -134,7 +134,7 @@ def _print_files(record: RunRecord, console: Console) -> None:
 
 
 def _print_counts(counts: dict[str, int], console: Console) -> None:
-    table = RichTable("zone", "table", "rows", box=None)
+    table = RichTable("zone", "table", "rows", box=None, pad_edge=False)
     table.columns[2].justify = "right"
     for name, rows in counts.items():
         table.add_row(name.rsplit("_", 1)[1], name, f"{rows:,}")
@@ -184,7 +184,7 @@ def _print_report(report: Report, console: Console) -> None:
             f"PASS  {check.name}" if check.passed else f"FAIL  {check.name} ({check.violations:,} violations)"
         )
     if report.files:
-        table = RichTable("file", "lines", "accepted", "rejected", box=None)
+        table = RichTable("file", "lines", "accepted", "rejected", box=None, pad_edge=False)
         for entry in report.files:
             table.add_row(entry.file, f"{entry.lines:,}", f"{entry.accepted:,}", f"{entry.rejected:,}")
         console.print(table)
@@ -197,20 +197,31 @@ def command_history(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps([record.as_json() for record in records], indent=2), file=out)
         return 0
     table = RichTable(
-        "started", "job", "engine", "format", "files new/changed/removed", "lines", "rows written", "s", box=None
+        "started",
+        "job",
+        "engine",
+        "format",
+        "new",
+        "changed",
+        "removed",
+        "lines parsed",
+        "tables written",
+        "seconds",
+        box=None,
+        pad_edge=False,
     )
+    for column in table.columns[4:]:
+        column.justify = "right"
     for record in records:
-        files = " ".join(
-            f"{name}:{counts['new']}/{counts['changed']}/{counts['removed']}" for name, counts in record.files.items()
-        )
+        files = {kind: sum(counts[kind] for counts in record.files.values()) for kind in ("new", "changed", "removed")}
         table.add_row(
             record.started[:19].replace("T", " "),
             record.job,
             record.engine,
             record.table_format,
-            files,
+            *[f"{files[kind]:,}" for kind in ("new", "changed", "removed")],
             f"{sum(record.lines_ingested.values()):,}",
-            f"{sum(record.rows_written.values()):,}",
+            f"{len(record.rows_written):,}",
             f"{record.seconds:.2f}",
         )
     _console(out).print(table)

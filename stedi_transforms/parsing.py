@@ -68,8 +68,7 @@ def parse_file(data: bytes, file: str, source: Source) -> pa.Table:
     pieces, refused = _parse_with_arrow(lines, fast, file, source)
     slow = np.union1d(np.flatnonzero(~blank & ~candidate), refused)
     pieces.append(_judged_by_python(lines, slow.astype(np.int64), invalid, file, source))
-    result = pa.concat_tables(pieces)
-    return result.take(pc.sort_indices(result[LINE_NUMBER]))
+    return _in_line_order(pa.concat_tables(pieces))
 
 
 def unreadable_file(file: str, error: str, source: Source) -> pa.Table:
@@ -196,7 +195,7 @@ def _judged_by_arrow(
     if finite.all():
         return judged
     retried = _judged_by_python(lines, rows[~finite], np.zeros(len(lines), dtype=bool), file, source)
-    return pa.concat_tables([judged.filter(pa.array(finite)), retried])
+    return _in_line_order(pa.concat_tables([judged.filter(pa.array(finite)), retried]))
 
 
 def _judged_by_python(
@@ -220,6 +219,10 @@ def _judged_by_python(
         _at(len(rows), rejected, [reasons[row] for row in rejected]),
         source,
     )
+
+
+def _in_line_order(table: pa.Table) -> pa.Table:
+    return table.take(pc.sort_indices(table[LINE_NUMBER]))
 
 
 def _texts(lines: pa.LargeStringArray, rows: np.ndarray) -> list[str]:

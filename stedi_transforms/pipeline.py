@@ -162,9 +162,12 @@ class _Job:
         ledger.generation += 1
         self.save()
         ingested = self.io.read(self.spark, table)
+        self.result.rows_written[table.name] = ingested.count()
         self.result.lines_parsed[source.name] = (
-            ingested if rebuild else ingested.filter(F.col(FILE).isin(sorted(parsed)))
-        ).count()
+            self.result.rows_written[table.name]
+            if rebuild
+            else ingested.filter(F.col(FILE).isin(sorted(parsed))).count()
+        )
 
     def built_from(self, inputs: Sequence[Table]) -> dict[str, int]:
         """The source generations a table built now from ``inputs`` would reflect."""

@@ -15,6 +15,13 @@ from stedi_transforms import lake
 
 T = 1_700_000_000_000  # every fixture time is T plus an offset, in epoch milliseconds
 
+CUSTOMER_FILE = "customer/landing/customer-1700000000000.json"
+ACCELEROMETER_FILES = (
+    "accelerometer/landing/accelerometer-1700000000000.json",
+    "accelerometer/landing/accelerometer-1700000003000.json",
+)
+STEP_TRAINER_FILE = "step_trainer/landing/step_trainer-1700000000000.json"
+
 ADA = ("Ada Lovelace", "ada@stedi.test", "5550100", "1990-12-10", "dev-ada", T, T, T, None, T)
 DI = ("Di Granted", "di@stedi.test", "5550103", "2001-01-01", "dev-di", T, T + 300_000, T + 250_000, None, None)
 ED = ("Ed Tied", "ed@stedi.test", "5550104", "1969-02-02", "dev-ed", T + 100_000, T + 400_000, T + 400_000, None, None)
@@ -22,24 +29,32 @@ FAY = ("Fay Shared", "fay@stedi.test", "5550105", "1995-05-05", "dev-shared", T,
 
 EXPECTED: dict[str, list[tuple[Any, ...]]] = {
     "customer_rejected": [
-        ('{"customerName": "Broken Record", "email": "broken@stedi.test"', "malformed JSON"),
+        (CUSTOMER_FILE, 13, '{"customerName": "Broken Record", "email": "broken@stedi.test"', "malformed JSON"),
         (
+            CUSTOMER_FILE,
+            14,
             '{"customerName":"Ivy Wrongtype","email":"ivy@stedi.test","serialNumber":"dev-ivy",'
             '"registrationDate":"yesterday","lastUpdateDate":1700000000000,"shareWithResearchAsOfDate":1700000000000}',
             "registrationDate: expected bigint, got string",
         ),
         (
+            CUSTOMER_FILE,
+            15,
             '{"customerName":"No Email","serialNumber":"dev-none","registrationDate":1700000000000,'
             '"lastUpdateDate":1700000000000,"shareWithResearchAsOfDate":1700000000000}',
             "email: missing key field",
         ),
         (
+            CUSTOMER_FILE,
+            16,
             '{"customerName":"Null Email","email":null,"serialNumber":"dev-null",'
             '"shareWithResearchAsOfDate":1700000000000}',
             "email: missing key field",
         ),
-        ("[1, 2, 3]", "not a JSON object"),
+        (CUSTOMER_FILE, 17, "[1, 2, 3]", "not a JSON object"),
         (
+            CUSTOMER_FILE,
+            18,
             '{"customerName":"Numeric Email","email":12345,"serialNumber":"dev-num",'
             '"shareWithResearchAsOfDate":1700000000000}',
             "email: expected string, got integer",
@@ -47,28 +62,51 @@ EXPECTED: dict[str, list[tuple[Any, ...]]] = {
     ],
     "accelerometer_rejected": [
         (
+            ACCELEROMETER_FILES[0],
+            6,
             '{"user":"ada@stedi.test","timestamp":"abc","x":1.0,"y":1.0,"z":1.0}',
             "timestamp: expected bigint, got string",
         ),
-        ('{"timestamp":1700000001000,"x":0.0,"y":0.0,"z":0.0}', "user: missing key field"),
+        (ACCELEROMETER_FILES[0], 7, '{"timestamp":1700000001000,"x":0.0,"y":0.0,"z":0.0}', "user: missing key field"),
         (
+            ACCELEROMETER_FILES[1],
+            5,
             '{"user":"ada@stedi.test","timestamp":1700000007000,"x":"0.1","y":0.0,"z":0.0}',
             "x: expected double, got string",
         ),
-        ('{"user":"fay@stedi.test","timestamp":null,"x":0.0,"y":0.0,"z":0.0}', "timestamp: missing key field"),
-        ("user=ada@stedi.test timestamp=1700000008000", "malformed JSON"),
+        (
+            ACCELEROMETER_FILES[1],
+            6,
+            '{"user":"fay@stedi.test","timestamp":null,"x":0.0,"y":0.0,"z":0.0}',
+            "timestamp: missing key field",
+        ),
+        (ACCELEROMETER_FILES[1], 7, "user=ada@stedi.test timestamp=1700000008000", "malformed JSON"),
     ],
     "step_trainer_rejected": [
-        ('{"sensorReadingTime":1700000005000,"distanceFromObject":20}', "serialNumber: missing key field"),
         (
+            STEP_TRAINER_FILE,
+            11,
+            '{"sensorReadingTime":1700000005000,"distanceFromObject":20}',
+            "serialNumber: missing key field",
+        ),
+        (
+            STEP_TRAINER_FILE,
+            12,
             '{"sensorReadingTime":null,"serialNumber":"dev-ada","distanceFromObject":1}',
             "sensorReadingTime: missing key field",
         ),
         (
+            STEP_TRAINER_FILE,
+            13,
             '{"sensorReadingTime":1700000005000,"serialNumber":"dev-ada","distanceFromObject":12.5}',
             "distanceFromObject: expected bigint, got number",
         ),
-        ('{"sensorReadingTime": 1700000005000, "serialNumber": "dev-ada", "distanceFromObject": 5,}', "malformed JSON"),
+        (
+            STEP_TRAINER_FILE,
+            14,
+            '{"sensorReadingTime": 1700000005000, "serialNumber": "dev-ada", "distanceFromObject": 5,}',
+            "malformed JSON",
+        ),
     ],
     "customer_trusted": [ADA, DI, ED, FAY],
     "accelerometer_trusted": [

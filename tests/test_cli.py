@@ -20,19 +20,28 @@ from stedi_transforms.lake import CUSTOMER_TRUSTED, Lake
 from tests.conftest import only_on
 from tests.fixture_tables import EXPECTED_COUNTS
 
-COUNTS_TABLE = """\
-zone      table                             rows
-landing   customer_landing                    16
-landing   accelerometer_landing               15
-landing   step_trainer_landing                13
-rejected  customer_rejected                    6
-rejected  accelerometer_rejected               5
-rejected  step_trainer_rejected                4
-trusted   customer_trusted                     4
-trusted   accelerometer_trusted                6
-trusted   step_trainer_trusted                 6
-curated   customer_curated                     3
-curated   machine_learning_curated             7
+EXPECTED_COUNTS_WRITTEN = [
+    *[f"{source}_ingested" for source in ("customer", "accelerometer", "step_trainer")],
+    *[name for name in EXPECTED_COUNTS if not name.endswith("_landing")],
+]
+
+FIRST_RUN = """\
+source         new  changed  removed  unchanged  lines parsed
+customer         1        0        0          0            16
+accelerometer    2        0        0          0            15
+step_trainer     1        0        0          0            13
+zone      table                     rows
+landing   customer_landing            16
+landing   accelerometer_landing       15
+landing   step_trainer_landing        13
+rejected  customer_rejected            6
+rejected  accelerometer_rejected       5
+rejected  step_trainer_rejected        4
+trusted   customer_trusted             4
+trusted   accelerometer_trusted        6
+trusted   step_trainer_trusted         6
+curated   customer_curated             3
+curated   machine_learning_curated     7
 """
 
 
@@ -51,7 +60,7 @@ def test_run_prints_every_table_count_by_zone(
         "run", "--landing", fixtures_landing, "--lake", str(lake), "--format", "parquet", "--engine", engine
     )
     assert code == 0
-    assert out.startswith(COUNTS_TABLE)
+    assert out.startswith(FIRST_RUN)
     assert out.splitlines()[-1].startswith("done in ")
 
 
@@ -65,6 +74,7 @@ def test_verify_json_reports_the_counts_and_every_check(
     report = json.loads(out)
     assert code == 0
     assert report["counts"] == EXPECTED_COUNTS
+    assert report["files"] == []
     assert {check["name"]: check["passed"] for check in report["checks"]} == {
         "customer_trusted_has_consent": True,
         "customer_trusted_one_row_per_email": True,
@@ -74,8 +84,11 @@ def test_verify_json_reports_the_counts_and_every_check(
         "customer_curated_customers_have_readings": True,
         "step_trainer_trusted_devices_are_curated": True,
         "customer_landing_accepted_or_rejected": True,
+        "customer_landing_files_ingested": True,
         "accelerometer_landing_accepted_or_rejected": True,
+        "accelerometer_landing_files_ingested": True,
         "step_trainer_landing_accepted_or_rejected": True,
+        "step_trainer_landing_files_ingested": True,
     }
 
 
@@ -100,8 +113,10 @@ def test_run_reads_landing_from_the_lake_when_only_the_lake_is_given(
     shutil.copytree(fixtures_landing, lake)
     code, out = stedi("run", "--lake", str(lake), "--format", "parquet", "--engine", engine)
     assert code == 0
-    assert out.startswith(COUNTS_TABLE)
-    assert json.loads((lake / "_stedi_run.json").read_text())["landing"] == str(lake.resolve())
+    assert out.startswith(FIRST_RUN)
+    assert [run["landing"] for run in json.loads(stedi("history", "--lake", str(lake), "--json")[1])] == [
+        str(lake.resolve())
+    ]
 
 
 @only_on("sail")
@@ -111,7 +126,7 @@ def test_run_with_no_paths_builds_the_default_lake_from_the_bundled_sample(
     monkeypatch.chdir(tmp_path)
     code, out = stedi("run", "--format", "parquet", "--engine", engine)
     assert code == 0
-    assert out.startswith(COUNTS_TABLE)
+    assert out.startswith(FIRST_RUN)
     assert (tmp_path / "lake" / "step_trainer" / "curated").is_dir()
 
 
@@ -191,3 +206,44 @@ def test_the_installed_command_exits_2_without_a_traceback(tmp_path: Path) -> No
     )
     assert result.returncode == 2
     assert result.stderr == f"stedi: error: landing folder {tmp_path / 'nowhere'} does not exist\n"
+
+
+@only_on("sail")
+def test_a_second_run_parses_nothing_and_history_lists_both(
+    spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
+) -> None:
+    lake = str(tmp_path / "lake")
+    stedi("run", "--landing", fixtures_landing, "--lake", lake, "--engine", engine)
+    code, out = stedi("run", "--landing", fixtures_landing, "--lake", lake, "--engine", engine)
+    assert code == 0
+    assert out.startswith(
+        "source         new  changed  removed  unchanged  lines parsed\n"
+        "customer         0        0        0          1             0\n"
+        "accelerometer    0        0        0          2             0\n"
+        "step_trainer     0        0        0          1             0\n"
+    )
+    runs = json.loads(stedi("history", "--lake", lake, "--json")[1])
+    assert [(run["job"], run["engine"], run["table_format"], run["lines_ingested"]) for run in runs] == [
+        ("stedi run", "sail", "delta", {"customer": 16, "accelerometer": 15, "step_trainer": 13}),
+        ("stedi run", "sail", "delta", {}),
+    ]
+    assert [sorted(run["rows_written"]) for run in runs] == [sorted(EXPECTED_COUNTS_WRITTEN), []]
+
+
+@only_on("sail")
+def test_an_engine_failure_is_one_line_naming_the_job_and_the_table(
+    spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = tmp_path / "lake"
+    stedi("run", "--landing", fixtures_landing, "--lake", str(lake), "--engine", engine)
+    (lake / "customer" / "trusted" / "_delta_log" / "00000000000000000000.json").write_text("not a delta log\n")
+    capsys.readouterr()
+    argv = ["run", "--landing", fixtures_landing, "--lake", str(lake), "--engine", engine, "--full-refresh"]
+    code, _ = stedi(*argv)
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err[-1].startswith("stedi: error: job customer_landing_to_trusted failed writing customer_trusted: ")
+    assert not any(line.startswith("Traceback") for line in err)
+    code, _ = stedi("--debug", *argv)
+    assert code == 1
+    assert "Traceback (most recent call last):" in capsys.readouterr().err

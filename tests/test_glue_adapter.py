@@ -28,9 +28,9 @@ def test_the_landing_defaults_to_the_lake() -> None:
     assert resolve_arguments(BASE) == JobArguments("j", "s3://stedi/lake", "stedi", "json", "s3://stedi/lake")
 
 
-def test_a_separate_landing_root_is_taken() -> None:
-    arguments = resolve_arguments([*BASE, "--LANDING", "s3://raw/landing"])
-    assert arguments.landing == "s3://raw/landing"
+def test_a_separate_landing_root_and_a_full_refresh_are_taken() -> None:
+    arguments = resolve_arguments([*BASE, "--LANDING", "s3://raw/landing", "--FULL_REFRESH", "true"])
+    assert (arguments.landing, arguments.full_refresh) == ("s3://raw/landing", True)
 
 
 def test_a_missing_required_argument_stops_the_job() -> None:
@@ -69,4 +69,4 @@ def test_the_double_has_the_real_signatures(double: type, real: type, method: st
 def test_every_job_script_calls_the_pipeline_job_of_its_name() -> None:
     assert sorted(path.stem for path in JOBS.glob("*.py")) == sorted(JOB_NAMES)
     for name in JOB_NAMES:
-        assert f"pipeline.{name}(spark, landing, io)" in (JOBS / f"{name}.py").read_text()
+        assert f"run_glue_job(pipeline.{name})" in (JOBS / f"{name}.py").read_text()

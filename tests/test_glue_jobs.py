@@ -53,15 +53,18 @@ def test_the_jobs_run_twice_leave_the_tables_stedi_run_writes(
 
 WRITES = {
     "customer_landing_to_trusted": [
+        ("customer/ingested", "customer_ingested"),
         ("customer/rejected", "customer_rejected"),
         ("customer/trusted", "customer_trusted"),
     ],
     "accelerometer_landing_to_trusted": [
+        ("accelerometer/ingested", "accelerometer_ingested"),
         ("accelerometer/rejected", "accelerometer_rejected"),
         ("accelerometer/trusted", "accelerometer_trusted"),
     ],
     "customer_trusted_to_curated": [("customer/curated", "customer_curated")],
     "step_trainer_trusted": [
+        ("step_trainer/ingested", "step_trainer_ingested"),
         ("step_trainer/rejected", "step_trainer_rejected"),
         ("step_trainer/trusted", "step_trainer_trusted"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,19 @@ from chispa import assert_df_equality
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
-from stedi_transforms.lake import CUSTOMER_TRUSTED, OUTPUT_TABLES, Lake
+from stedi_transforms.lake import CUSTOMER_TRUSTED, INGESTED_TABLES, OUTPUT_TABLES, Lake
 from stedi_transforms.pipeline import JOBS, LandingError, check_landing, run
-from stedi_transforms.verify import count_tables, verify
+from stedi_transforms.verify import FileCounts, count_tables, verify
 from tests.conftest import only_on
-from tests.fixture_tables import EXPECTED_COUNTS, expected_table
+from tests.fixture_tables import (
+    ACCELEROMETER_FILES,
+    CUSTOMER_FILE,
+    EXPECTED_COUNTS,
+    STEP_TRAINER_FILE,
+    expected_table,
+)
+
+LAKE_TABLES = (*INGESTED_TABLES, *OUTPUT_TABLES)
 
 
 def assert_lake_holds_the_expected_tables(spark: SparkSession, lake: Lake) -> None:
@@ -36,21 +45,31 @@ def test_the_pipeline_writes_every_table_right(
     assert_lake_holds_the_expected_tables(spark, lake)
 
 
-def test_a_rerun_replaces_every_table(spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path) -> None:
-    lake = Lake(str(tmp_path / "lake"), "delta")
+@pytest.mark.parametrize("table_format", ["delta", "parquet"])
+def test_a_rerun_leaves_the_same_tables(
+    spark: SparkSession, engine: str, table_format: str, fixtures_landing: str, tmp_path: Path
+) -> None:
+    lake = Lake(str(tmp_path / "lake"), table_format)
     run(spark, fixtures_landing, lake)
-    run(spark, fixtures_landing, lake)
+    rerun = run(spark, fixtures_landing, lake)
     assert_lake_holds_the_expected_tables(spark, lake)
+    written = {name for result in rerun for name in result.rows_written}
+    assert written == (set() if table_format == "delta" else {table.name for table in LAKE_TABLES})
 
 
-def test_a_delta_rerun_adds_one_version_to_each_table(
+def test_a_delta_rerun_with_nothing_new_commits_nothing_and_a_full_refresh_one_version_each(
     spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
 ) -> None:
     lake = Lake(str(tmp_path / "lake"), "delta")
     run(spark, fixtures_landing, lake)
     run(spark, fixtures_landing, lake)
-    versions = {table.name: len(DeltaTable(lake.path(table)).history()) for table in OUTPUT_TABLES}
-    assert versions == {table.name: 2 for table in OUTPUT_TABLES}
+    assert {table.name: len(DeltaTable(lake.path(table)).history()) for table in LAKE_TABLES} == {
+        table.name: 1 for table in LAKE_TABLES
+    }
+    run(spark, fixtures_landing, lake, full_refresh=True)
+    assert {table.name: len(DeltaTable(lake.path(table)).history()) for table in LAKE_TABLES} == {
+        table.name: 2 for table in LAKE_TABLES
+    }
     assert_lake_holds_the_expected_tables(spark, lake)
 
 
@@ -60,12 +79,12 @@ def test_verify_counts_every_table_and_passes_every_check(
 ) -> None:
     lake = Lake(str(tmp_path / "lake"), "parquet")
     run(spark, fixtures_landing, lake)
-    report = verify(spark, fixtures_landing, lake)
+    report = verify(spark, lake, fixtures_landing)
     assert report.counts == EXPECTED_COUNTS
     assert [check.name for check in report.checks if not check.passed] == []
-    assert len(report.checks) == 10
+    assert len(report.checks) == 13
     assert report.info == {"customer_landing_without_consent": 11}
-    assert count_tables(spark, fixtures_landing, lake) == EXPECTED_COUNTS
+    assert count_tables(spark, lake) == EXPECTED_COUNTS
 
 
 @only_on("sail")
@@ -75,7 +94,7 @@ def test_verify_finds_a_broken_table(spark: SparkSession, fixtures_landing: str,
     trusted = lake.read(spark, CUSTOMER_TRUSTED)
     lake.write(trusted.unionByName(trusted), CUSTOMER_TRUSTED)
     failed = {
-        check.name: check.violations for check in verify(spark, fixtures_landing, lake).checks if not check.passed
+        check.name: check.violations for check in verify(spark, lake, fixtures_landing).checks if not check.passed
     }
     assert failed == {"customer_trusted_one_row_per_email": 4}
 
@@ -90,3 +109,29 @@ def test_a_source_without_files_is_named(fixtures_landing: str, tmp_path: Path) 
     (tmp_path / "customer" / "landing" / "customer-1.json").write_text("{}\n")
     with pytest.raises(LandingError, match="no landing files for accelerometer"):
         check_landing(str(tmp_path))
+
+
+@only_on("sail")
+def test_verify_counts_lines_by_file(spark: SparkSession, fixtures_landing: str, tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"), "delta")
+    run(spark, fixtures_landing, lake)
+    assert verify(spark, lake, by_file=True).files == [
+        FileCounts("accelerometer", ACCELEROMETER_FILES[0], 8, 6, 2),
+        FileCounts("accelerometer", ACCELEROMETER_FILES[1], 7, 4, 3),
+        FileCounts("customer", CUSTOMER_FILE, 16, 10, 6),
+        FileCounts("step_trainer", STEP_TRAINER_FILE, 13, 9, 4),
+    ]
+
+
+@only_on("sail")
+def test_verify_finds_landing_files_the_lake_has_not_ingested(
+    spark: SparkSession, fixtures_landing: str, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(fixtures_landing, landing)
+    lake = Lake(str(tmp_path / "lake"), "delta")
+    run(spark, str(landing), lake)
+    (landing / "customer" / "landing" / "late.json").write_text("{}\n")
+    (landing / STEP_TRAINER_FILE).unlink()
+    failed = {check.name: check.violations for check in verify(spark, lake, str(landing)).checks if not check.passed}
+    assert failed == {"customer_landing_files_ingested": 1, "step_trainer_landing_files_ingested": 1}

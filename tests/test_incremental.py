@@ -1,0 +1,250 @@
+"""Incremental runs: after any change of the landing files, the lake equals a full rebuild from the landing as it is
+now, on both engines; consent revoked or granted in a new customer file reaches every table."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyspark.sql import SparkSession
+
+from stedi_transforms import ledger
+from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake
+from stedi_transforms.pipeline import JobResult, run
+from stedi_transforms.storage import Store
+from tests.conftest import only_on
+from tests.landing_sets import T, reading, write_files
+
+LAKE_TABLES = (*INGESTED_TABLES, *OUTPUT_TABLES)
+
+
+def customer(name: str, updated: int, consent: int | None, device: str | None = None) -> str:
+    record = {
+        "customerName": name.title(),
+        "email": f"{name}@stedi.test",
+        "phone": "555",
+        "birthDay": "1990-01-01",
+        "serialNumber": device or f"dev-{name}",
+        "registrationDate": T,
+        "lastUpdateDate": T + updated,
+        "shareWithResearchAsOfDate": consent,
+        "shareWithPublicAsOfDate": None,
+        "shareWithFriendsAsOfDate": None,
+    }
+    return json.dumps(record)
+
+
+def step(device: str, offset: int, distance: int) -> str:
+    return f'{{"sensorReadingTime":{T + offset},"serialNumber":"{device}","distanceFromObject":{distance}}}'
+
+
+def lines(*records: str) -> bytes:
+    return ("\n".join(records) + "\n").encode()
+
+
+C, A, S = "customer/landing", "accelerometer/landing", "step_trainer/landing"
+FIRST = {
+    f"{C}/customers-1.json": lines(customer("ada", 0, T), customer("bo", 0, None), customer("cy", 0, T)),
+    f"{A}/2023/08/06/readings-1.json": lines(reading("ada@stedi.test", 1), reading("bo@stedi.test", 1)),
+    f"{A}/2023/08/06/readings-2.json": lines(reading("cy@stedi.test", 2), reading("ada@stedi.test", 2)),
+    f"{S}/steps-1.json": lines(step("dev-ada", 1, 40), step("dev-bo", 1, 50), step("dev-cy", 2, 60)),
+}
+
+
+def assert_same_lake(spark: SparkSession, incremental: Lake, rebuilt: Lake) -> None:
+    for table in LAKE_TABLES:
+        assert_df_equality(
+            incremental.read(spark, table),
+            rebuilt.read(spark, table),
+            ignore_row_order=True,
+            ignore_nullable=True,
+        )
+
+
+def run_and_compare(spark: SparkSession, landing: Path, lake: Lake, scratch: Path) -> list[JobResult]:
+    """An incremental run into ``lake``, then a full rebuild into a fresh lake: the two must hold the same rows."""
+    results = run(spark, str(landing), lake)
+    rebuilt = Lake(str(scratch / f"rebuilt-{len(list(scratch.glob('rebuilt-*')))}"), "delta")
+    run(spark, str(landing), rebuilt)
+    assert_same_lake(spark, lake, rebuilt)
+    return results
+
+
+def written(results: list[JobResult]) -> set[str]:
+    return {name for result in results for name in result.rows_written}
+
+
+Change = Callable[[Path], object]
+
+
+def _remove_and_add(landing: Path) -> None:
+    (landing / A / "2023/08/06/readings-2.json").unlink()
+    write_files(landing, {f"{S}/steps-2.json": lines(step("dev-ada", 3, 41), '{"serialNumber":1}')})
+
+
+STEPS: list[tuple[str, Change, set[str]]] = [
+    ("nothing new", lambda landing: None, set()),
+    (
+        "new readings, one a copy of an old line",
+        lambda landing: write_files(
+            landing,
+            {f"{A}/2023/08/07/readings-3.json": lines(reading("ada@stedi.test", 3), reading("ada@stedi.test", 1))},
+        ),
+        {
+            "accelerometer_ingested",
+            "accelerometer_rejected",
+            "accelerometer_trusted",
+            "customer_curated",
+            "step_trainer_trusted",
+            "machine_learning_curated",
+        },
+    ),
+    (
+        "cy revokes and bo grants in a new customer file",
+        lambda landing: write_files(
+            landing, {f"{C}/customers-2.json": lines(customer("cy", 10, None), customer("bo", 10, T + 5))}
+        ),
+        {
+            "customer_ingested",
+            "customer_rejected",
+            "customer_trusted",
+            "accelerometer_trusted",
+            "customer_curated",
+            "step_trainer_trusted",
+            "machine_learning_curated",
+        },
+    ),
+    (
+        "an old file rewritten, same size, other content",
+        lambda landing: write_files(
+            landing,
+            {f"{A}/2023/08/06/readings-1.json": lines(reading("ada@stedi.test", 7), reading("bo@stedi.test", 8))},
+        ),
+        {
+            "accelerometer_ingested",
+            "accelerometer_rejected",
+            "accelerometer_trusted",
+            "customer_curated",
+            "step_trainer_trusted",
+            "machine_learning_curated",
+        },
+    ),
+    (
+        "a file removed, and a step-trainer file with a bad line",
+        lambda landing: _remove_and_add(landing),
+        {
+            "accelerometer_ingested",
+            "accelerometer_rejected",
+            "accelerometer_trusted",
+            "customer_curated",
+            "step_trainer_ingested",
+            "step_trainer_rejected",
+            "step_trainer_trusted",
+            "machine_learning_curated",
+        },
+    ),
+]
+
+
+def test_every_kind_of_landing_change_leaves_what_a_full_rebuild_leaves(spark: SparkSession, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    write_files(landing, FIRST)
+    lake = Lake(str(tmp_path / "lake"), "delta")
+    run(spark, str(landing), lake)
+    for name, change, expected_writes in STEPS:
+        change(landing)
+        results = run_and_compare(spark, landing, lake, tmp_path)
+        assert written(results) == expected_writes, name
+
+
+def test_consent_reaches_every_table(spark: SparkSession, tmp_path: Path) -> None:
+    """cy's readings sit in an old, unchanged file when a new customer file revokes cy's consent."""
+    landing = tmp_path / "landing"
+    write_files(landing, FIRST)
+    lake = Lake(str(tmp_path / "lake"), "delta")
+    run(spark, str(landing), lake)
+    write_files(landing, {f"{C}/customers-2.json": lines(customer("cy", 10, None), customer("bo", 10, T + 5))})
+    run(spark, str(landing), lake)
+    tables = {table.name: lake.read(spark, table) for table in OUTPUT_TABLES}
+    assert {
+        "customer_trusted": {row.email for row in tables["customer_trusted"].collect()},
+        "accelerometer_trusted": {row.user for row in tables["accelerometer_trusted"].collect()},
+        "customer_curated": {row.email for row in tables["customer_curated"].collect()},
+        "step_trainer_trusted": {row.serialNumber for row in tables["step_trainer_trusted"].collect()},
+        "machine_learning_curated": {row.serialNumber for row in tables["machine_learning_curated"].collect()},
+    } == {
+        "customer_trusted": {"ada@stedi.test", "bo@stedi.test"},
+        "accelerometer_trusted": {"ada@stedi.test", "bo@stedi.test"},
+        "customer_curated": {"ada@stedi.test", "bo@stedi.test"},
+        "step_trainer_trusted": {"dev-ada", "dev-bo"},
+        "machine_learning_curated": {"dev-ada", "dev-bo"},
+    }
+
+
+@only_on("sail")  # a property over many landing histories: each example is several runs, cheap only on Sail
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["add", "rewrite", "remove", "customer"]),
+            st.integers(min_value=0, max_value=3),
+            st.integers(min_value=0, max_value=5),
+        ),
+        min_size=2,
+        max_size=4,
+    )
+)
+def test_any_history_of_changes_leaves_what_a_full_rebuild_leaves(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, changes: list[tuple[str, int, int]]
+) -> None:
+    scratch = tmp_path_factory.mktemp("history")
+    landing = scratch / "landing"
+    write_files(landing, FIRST)
+    lake = Lake(str(scratch / "lake"), "delta")
+    run(spark, str(landing), lake)
+    for kind, slot, value in changes:
+        path = f"{A}/2023/08/0{slot + 6}/readings-{slot}.json"
+        if kind == "add" or kind == "rewrite":
+            user = ["ada", "bo", "cy", "dy"][value % 4]
+            write_files(landing, {path: lines(reading(f"{user}@stedi.test", value), reading("ada@stedi.test", slot))})
+        elif kind == "remove" and (landing / path).exists():
+            (landing / path).unlink()
+        elif kind == "customer":
+            name = ["ada", "bo", "cy", "dy"][slot]
+            consent = None if value % 2 else T + value
+            write_files(landing, {f"{C}/customers-{slot + 2}.json": lines(customer(name, 10 + value, consent))})
+        run_and_compare(spark, landing, lake, scratch)
+    shutil.rmtree(scratch)
+
+
+@only_on("sail")  # the state file is the library's own Python, the same on both engines
+def test_a_run_stopped_after_writing_rows_and_before_the_ledger_does_not_count_them_twice(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = tmp_path / "landing"
+    write_files(landing, FIRST)
+    lake = Lake(str(tmp_path / "lake"), "delta")
+    run(spark, str(landing), lake)
+    write_files(landing, {f"{A}/2023/08/07/readings-3.json": lines(reading("ada@stedi.test", 3))})
+
+    saves = 0
+    real_save = ledger.save_state
+
+    def save_then_stop(store: Store, state: ledger.LakeState) -> None:
+        nonlocal saves
+        saves += 1
+        if saves == 2:  # the first save marks the file pending; the second would record it ingested
+            raise KeyboardInterrupt("killed")
+        real_save(store, state)
+
+    monkeypatch.setattr("stedi_transforms.pipeline.save_state", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run(spark, str(landing), lake)
+    monkeypatch.undo()
+    run_and_compare(spark, landing, lake, tmp_path)

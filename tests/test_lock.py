@@ -1,0 +1,89 @@
+"""One writer per lake, and a killed run that leaves every table readable and the next run repairing the lake.
+
+These run ``stedi`` as separate processes, as users start them; on Sail only: the lock and the ledger are the
+library's own Python, the same for both engines, and a classic Spark process takes ten times longer to start.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+
+from stedi_transforms.lake import OUTPUT_TABLES, Lake
+from stedi_transforms.lock import LakeBusyError, lake_lock
+from tests.conftest import only_on
+from tests.fixture_tables import expected_table
+
+STEDI = str(Path(sys.executable).with_name("stedi"))
+
+
+def stedi_process(*argv: str) -> subprocess.Popen[str]:
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
+    return subprocess.Popen([STEDI, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+
+
+def assert_lake_holds_the_expected_tables(spark: SparkSession, lake: Lake) -> None:
+    for table in OUTPUT_TABLES:
+        assert_df_equality(
+            lake.read(spark, table), expected_table(spark, table), ignore_row_order=True, ignore_nullable=True
+        )
+
+
+def test_a_second_writer_stops_at_once_naming_the_first(fixtures_landing: str, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    with lake_lock(str(lake), "run-one", "stedi run"):
+        started = time.perf_counter()
+        second = stedi_process("run", "--landing", fixtures_landing, "--lake", str(lake))
+        _, err = second.communicate(timeout=60)
+        seconds = time.perf_counter() - started
+        with pytest.raises(LakeBusyError, match="is being written by run run-one"), lake_lock(str(lake), "two", "x"):
+            pass
+    assert second.returncode == 2
+    last = err.splitlines()[-1]
+    assert last.startswith(
+        f"stedi: error: lake {lake} is being written by run run-one (stedi run, pid {os.getpid()} on "
+    )
+    assert last.endswith("; run again when it has finished")
+    assert "Traceback" not in err
+    assert seconds < 10  # it did not wait for the first
+
+
+@only_on("sail")
+def test_two_runs_started_together_never_duplicate_a_row(
+    spark: SparkSession, fixtures_landing: str, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    runs = [stedi_process("run", "--landing", fixtures_landing, "--lake", str(lake)) for _ in range(2)]
+    outcomes = [(run.wait(timeout=120), run.stderr.read() if run.stderr else "") for run in runs]
+    assert sorted(code for code, _ in outcomes) in ([0, 0], [0, 2])
+    assert all("is being written by run" in err for code, err in outcomes if code == 2)
+    assert_lake_holds_the_expected_tables(spark, Lake(str(lake)))
+
+
+@only_on("sail")
+def test_a_run_killed_at_any_moment_leaves_readable_tables_and_the_next_run_repairs_the_lake(
+    spark: SparkSession, fixtures_landing: str, tmp_path: Path
+) -> None:
+    started = time.perf_counter()
+    assert stedi_process("run", "--landing", fixtures_landing, "--lake", str(tmp_path / "timed")).wait(120) == 0
+    whole_run = time.perf_counter() - started
+    lake = tmp_path / "lake"
+    for fraction in (0.35, 0.5, 0.65, 0.8, 0.95):  # start-up takes the first third or so
+        victim = stedi_process("run", "--landing", fixtures_landing, "--lake", str(lake), "--full-refresh")
+        time.sleep(whole_run * fraction)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        for table in OUTPUT_TABLES:  # whatever the moment, a table that exists reads at a committed version
+            if (lake / table.entity / table.zone / "_delta_log").is_dir():
+                Lake(str(lake)).read(spark, table).collect()
+    survivor = stedi_process("run", "--landing", fixtures_landing, "--lake", str(lake))
+    assert survivor.wait(timeout=120) == 0
+    assert_lake_holds_the_expected_tables(spark, Lake(str(lake)))
