@@ -13,12 +13,11 @@ from rich.table import Table as RichTable
 
 from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, get_session, require
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
-from stedi_transforms.ledger import RunRecord, history, now, record_run
-from stedi_transforms.lock import lake_lock, new_run_id
-from stedi_transforms.pipeline import JobResult, check_landing, run
+from stedi_transforms.ledger import RunRecord, history
+from stedi_transforms.pipeline import JobResult, check_landing, update
 from stedi_transforms.reader import sample_landing
 from stedi_transforms.storage import is_s3
-from stedi_transforms.verify import Report, count_tables, verify
+from stedi_transforms.verify import Report, verify
 
 DEFAULT_LAKE = "lake"
 
@@ -81,7 +80,7 @@ def _console(out: TextIO) -> Console:
 
 
 def _progress(result: JobResult) -> None:
-    written = ", ".join(result.rows_written) or "nothing to do"
+    written = ", ".join(result.written) or "nothing to do"
     _console(sys.stderr).print(f"  {result.name:<36} {result.seconds:6.2f} s  {written}")
 
 
@@ -92,30 +91,14 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
     check_landing(landing)
     _check_writable(lake_root)
 
-    started, started_at, run_id = time.perf_counter(), now(), new_run_id()
+    started = time.perf_counter()
     _console(sys.stderr).print(f"stedi run: {landing} → {lake_root} ({args.format}, {args.engine})")
     lake = Lake(lake_root, args.format)
-    with lake_lock(lake_root, run_id, "stedi run"):
-        spark = get_session(args.engine)
-        results = run(spark, landing, lake, full_refresh=args.full_refresh, on_job_done=_progress)
-        record = RunRecord(
-            run_id=run_id,
-            job="stedi run",
-            started=started_at,
-            seconds=round(time.perf_counter() - started, 3),
-            engine=args.engine,
-            table_format=args.format,
-            landing=landing,
-            files={name: changes.as_json() for result in results for name, changes in result.files.items()},
-            lines_ingested={name: lines for result in results for name, lines in result.lines_parsed.items()},
-            rows_written={name: rows for result in results for name, rows in result.rows_written.items()},
-            full_refresh=args.full_refresh,
-        )
-        record_run(lake.store, record)
-        counts = count_tables(spark, lake)
+    spark = get_session(args.engine)
+    record = update(spark, landing, lake, args.engine, full_refresh=args.full_refresh, on_job_done=_progress)
     console = _console(out)
     _print_files(record, console)
-    _print_counts(counts, console)
+    _print_counts(record.rows, console)
     console.print(f"done in {time.perf_counter() - started:.2f} s")
     return 0
 

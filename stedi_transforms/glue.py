@@ -15,7 +15,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from stedi_transforms.lake import Lake, Table
+from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
 from stedi_transforms.ledger import RunRecord, now, record_run
 from stedi_transforms.lock import lake_lock, new_run_id
 from stedi_transforms.pipeline import Job, JobResult
@@ -155,6 +155,11 @@ def glue_job(argv: Sequence[str] | None = None) -> Iterator[tuple[SparkSession, 
     job.commit()
 
 
+def _table_named(name: str) -> Table:
+    (table,) = [table for table in (*INGESTED_TABLES, *OUTPUT_TABLES) if table.name == name]
+    return table
+
+
 def run_glue_job(job: Job, argv: Sequence[str] | None = None) -> JobResult:
     """Run one pipeline job as a Glue job script does, and record it in the lake's run history.
 
@@ -173,7 +178,7 @@ def run_glue_job(job: Job, argv: Sequence[str] | None = None) -> JobResult:
             landing=landing,
             files={name: changes.as_json() for name, changes in result.files.items()},
             lines_ingested=result.lines_parsed,
-            rows_written=result.rows_written,
+            rows_written={name: io.read(spark, _table_named(name)).count() for name in result.written},
             full_refresh=io.full_refresh,
         )
         record_run(io.store, record)

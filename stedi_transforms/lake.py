@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -86,6 +87,12 @@ TABLE_NAMES = (
     *[table.name for table in OUTPUT_TABLES],
 )
 """Every table of the lake, landing to curated, in the order reports list them."""
+
+
+class TableReader(Protocol):
+    """Anything that reads the lake's tables: the :class:`Lake` itself or the Glue adapter."""
+
+    def read(self, spark: SparkSession, table: Table) -> DataFrame: ...
 
 
 def check_format(table_format: str) -> str:

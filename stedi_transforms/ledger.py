@@ -150,6 +150,7 @@ class RunRecord:
     files: dict[str, dict[str, int]]
     lines_ingested: dict[str, int]
     rows_written: dict[str, int]
+    rows: dict[str, int] = field(default_factory=dict)
     full_refresh: bool = False
 
     def as_json(self) -> dict[str, Any]:

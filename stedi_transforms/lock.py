@@ -3,8 +3,9 @@
 Neither engine guards a lake against two writers (Sail has no commit-conflict detection at all: two first writes of
 a table both succeed), so the lake is locked as a whole:
 
-- a local lake with an OS file lock (``filelock``, ``flock`` underneath) on ``<lake>/_stedi/lock``: the kernel
-  releases it when the holder dies, so a killed run never leaves a stale lock;
+- a local lake with an OS file lock (``flock``) on ``<lake>/_stedi/lock``: the kernel releases it when the holder
+  dies, so a killed run never leaves a stale lock (the standard library's ``fcntl``, not a dependency: the wheel
+  has none, since Glue jobs often cannot reach PyPI);
 - an S3 lake with a lock object, ``<lake>/_stedi/lock.json``, created with a conditional PUT (``If-None-Match: *``)
   that only one writer can win. It names its holder and an expiry that a heartbeat pushes forward while the run
   lives; a lock whose holder died expires and is taken over (deleted only if it is still the same object).
@@ -15,6 +16,7 @@ A second run does not wait: it stops at once, naming the run that holds the lake
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -78,25 +80,23 @@ def lake_lock(lake_root: str, run_id: str, job: str) -> Iterator[None]:
 
 @contextmanager
 def _local_lock(lake_root: str, store: Store, run_id: str, job: str) -> Iterator[None]:
-    from filelock import FileLock, Timeout
-
     folder = Path(lake_root.removeprefix("file://").removeprefix("file:")) / "_stedi"
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(folder / "lock", blocking=False)
-    try:
-        lock.acquire()
-    except Timeout:
-        other = _parse(store.read_text(LOCK_INFO))
-        raise LakeBusyError(
-            f"lake {lake_root} is being written by {other.describe() if other else 'another run'}; "
-            "run again when it has finished"
-        ) from None
-    try:
-        store.write_text(LOCK_INFO, json.dumps(asdict(_holder(run_id, job, 0.0))))
-        yield
-    finally:
-        store.delete(LOCK_INFO)
-        lock.release()
+    with open(folder / "lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = _parse(store.read_text(LOCK_INFO))
+            raise LakeBusyError(
+                f"lake {lake_root} is being written by {other.describe() if other else 'another run'}; "
+                "run again when it has finished"
+            ) from None
+        try:
+            store.write_text(LOCK_INFO, json.dumps(asdict(_holder(run_id, job, 0.0))))
+            yield
+        finally:
+            store.delete(LOCK_INFO)
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager

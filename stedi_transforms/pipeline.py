@@ -34,10 +34,21 @@ from stedi_transforms.lake import (
     ingested_table,
     rejected_table,
 )
-from stedi_transforms.ledger import FileChanges, IngestedFile, compare, load_state, save_state
+from stedi_transforms.ledger import (
+    FileChanges,
+    IngestedFile,
+    RunRecord,
+    compare,
+    load_state,
+    now,
+    record_run,
+    save_state,
+)
+from stedi_transforms.lock import lake_lock, new_run_id
 from stedi_transforms.reader import accepted, landing_files, read_files, rejected
 from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, SOURCES, STEP_TRAINER, Source
 from stedi_transforms.storage import FileEntry, Store
+from stedi_transforms.verify import count_tables
 
 
 class TableIO(Protocol):
@@ -90,14 +101,14 @@ def check_landing(landing_root: str) -> None:
 
 @dataclass
 class JobResult:
-    """What one job did: per source, how its files compared with the ledger and how many lines it parsed; per
-    table it wrote, the rows the table now holds."""
+    """What one job did: per source, how its files compared with the ledger and how many lines it parsed; and the
+    tables it wrote, in order."""
 
     name: str
     seconds: float = 0.0
     files: dict[str, FileChanges] = field(default_factory=dict)
     lines_parsed: dict[str, int] = field(default_factory=dict)
-    rows_written: dict[str, int] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
 
 
 class _Job:
@@ -161,13 +172,11 @@ class _Job:
         ledger.pending = []
         ledger.generation += 1
         self.save()
+        self.result.written.append(table.name)
         ingested = self.io.read(self.spark, table)
-        self.result.rows_written[table.name] = ingested.count()
         self.result.lines_parsed[source.name] = (
-            self.result.rows_written[table.name]
-            if rebuild
-            else ingested.filter(F.col(FILE).isin(sorted(parsed))).count()
-        )
+            ingested if rebuild else ingested.filter(F.col(FILE).isin(sorted(parsed)))
+        ).count()
 
     def built_from(self, inputs: Sequence[Table]) -> dict[str, int]:
         """The source generations a table built now from ``inputs`` would reflect."""
@@ -190,7 +199,7 @@ class _Job:
             self.io.write(compute(), table)
             self.state.built[table.name] = seen
             self.save()
-            self.result.rows_written[table.name] = self.io.read(self.spark, table).count()
+            self.result.written.append(table.name)
 
     def accepted(self, source: Source) -> DataFrame:
         return accepted(self.io.read(self.spark, ingested_table(source)), source)
@@ -291,7 +300,7 @@ def run(
     full_refresh: bool = False,
     on_job_done: Callable[[JobResult], None] = lambda result: None,
 ) -> list[JobResult]:
-    """Run every job in order; the caller holds the lake's lock (:func:`stedi_transforms.lock.lake_lock`).
+    """Run every job in order; the caller holds the lake's lock (:func:`update` takes it).
 
     >>> run(spark, "fixtures", Lake("lake"))  # doctest: +SKIP
     """
@@ -304,3 +313,41 @@ def run(
         results.append(result)
         on_job_done(result)
     return results
+
+
+def update(
+    spark: SparkSession,
+    landing_root: str,
+    io: TableIO,
+    engine: str,
+    full_refresh: bool = False,
+    on_job_done: Callable[[JobResult], None] = lambda result: None,
+) -> RunRecord:
+    """Bring the lake up to date with the landing, holding its lock, and record the run in its history: what
+    ``stedi run`` does. Raises LakeBusyError at once when another run holds the lake.
+
+    >>> update(spark, "fixtures", Lake("lake"), engine="sail").rows_written  # doctest: +SKIP
+    """
+    started, started_at, run_id = time.perf_counter(), now(), new_run_id()
+    with lake_lock(io.store.root, run_id, "stedi run"):
+        results = run(spark, landing_root, io, full_refresh, on_job_done)
+        rows = count_tables(spark, io)
+        record = RunRecord(
+            run_id=run_id,
+            job="stedi run",
+            started=started_at,
+            seconds=round(time.perf_counter() - started, 3),
+            engine=engine,
+            table_format=io.table_format,
+            landing=landing_root,
+            files={name: changes.as_json() for result in results for name, changes in result.files.items()},
+            lines_ingested={name: lines for result in results for name, lines in result.lines_parsed.items()},
+            # An ingested table is counted as its landing table: one row per non-blank landing line.
+            rows_written={
+                name: rows[name.replace("_ingested", "_landing")] for result in results for name in result.written
+            },
+            rows=rows,
+            full_refresh=full_refresh,
+        )
+        record_run(io.store, record)
+    return record

@@ -14,7 +14,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from stedi_transforms.lake import OUTPUT_TABLES, TABLE_NAMES, Lake, ingested_table, rejected_table
+from stedi_transforms.lake import OUTPUT_TABLES, TABLE_NAMES, Lake, TableReader, ingested_table, rejected_table
 from stedi_transforms.ledger import compare, load_state
 from stedi_transforms.queries import Query, validation_queries
 from stedi_transforms.reader import accepted, landing_files, landing_table
@@ -61,7 +61,7 @@ class Report:
         }
 
 
-def register_views(spark: SparkSession, lake: Lake) -> None:
+def register_views(spark: SparkSession, lake: TableReader) -> None:
     """Temporary views named as the Data Catalog tables: the landing tables (from the ingested tables, one row per
     landing line, as Athena's JSON SerDe shows them) and every output table."""
     for source in SOURCES:
@@ -77,7 +77,7 @@ def _row_counts(spark: SparkSession, query: Query) -> dict[str, int]:
     return {name: rows[name] for name in TABLE_NAMES}
 
 
-def count_tables(spark: SparkSession, lake: Lake) -> dict[str, int]:
+def count_tables(spark: SparkSession, lake: TableReader) -> dict[str, int]:
     """Rows of every table, landing to curated, by the ``row_counts`` query of ``validation.sql``."""
     register_views(spark, lake)
     (query,) = [query for query in validation_queries() if query.kind == "count"]

@@ -77,7 +77,7 @@ def run_and_compare(spark: SparkSession, landing: Path, lake: Lake, scratch: Pat
 
 
 def written(results: list[JobResult]) -> set[str]:
-    return {name for result in results for name in result.rows_written}
+    return {name for result in results for name in result.written}
 
 
 Change = Callable[[Path], object]

@@ -53,7 +53,7 @@ def test_a_rerun_leaves_the_same_tables(
     run(spark, fixtures_landing, lake)
     rerun = run(spark, fixtures_landing, lake)
     assert_lake_holds_the_expected_tables(spark, lake)
-    written = {name for result in rerun for name in result.rows_written}
+    written = {name for result in rerun for name in result.written}
     assert written == (set() if table_format == "delta" else {table.name for table in LAKE_TABLES})
 
 

@@ -24,7 +24,7 @@ import stedi_transforms
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
 from stedi_transforms import glue
-from stedi_transforms.cli import sample_landing
+from stedi_transforms.reader import sample_landing
 from stedi_transforms.queries import sql_files
 
 double_path, job_path, lake = sys.argv[1:4]
@@ -80,6 +80,11 @@ def test_the_wheel_runs_a_glue_job_in_a_clean_environment(tmp_path: Path) -> Non
             str(wheel),
             "pyspark==4.1.1",
             "AWSGlueDataplanePython==5.1.0",
+            # Glue's own Python modules that the library uses.
+            "pyarrow",
+            "pandas",
+            "numpy",
+            "boto3",
         ],
         check=True,
     )
