@@ -11,12 +11,12 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, get_session, require
+from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, get_session, require, use_s3
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
-from stedi_transforms.ledger import RunRecord, history
+from stedi_transforms.ledger import RunRecord, history, recorded_format
 from stedi_transforms.pipeline import JobResult, check_landing, update
 from stedi_transforms.reader import sample_landing
-from stedi_transforms.storage import is_s3
+from stedi_transforms.storage import check_s3, is_s3
 from stedi_transforms.verify import Report, verify
 
 DEFAULT_LAKE = "lake"
@@ -88,6 +88,7 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
     lake_root = _absolute(args.lake or DEFAULT_LAKE)
     landing = _absolute(args.landing or args.lake or str(sample_landing()))
     require(args.engine, delta=args.format == "delta", s3=is_s3(lake_root) or is_s3(landing))
+    s3 = check_s3(landing, lake_root)
     check_landing(landing)
     _check_writable(lake_root)
 
@@ -95,6 +96,8 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
     _console(sys.stderr).print(f"stedi run: {landing} → {lake_root} ({args.format}, {args.engine})")
     lake = Lake(lake_root, args.format)
     spark = get_session(args.engine)
+    if is_s3(lake_root) or is_s3(landing):
+        use_s3(spark, s3)
     record = update(spark, landing, lake, args.engine, full_refresh=args.full_refresh, on_job_done=_progress)
     console = _console(out)
     _print_files(record, console)
@@ -134,12 +137,16 @@ def command_verify(args: argparse.Namespace, out: TextIO) -> int:
     folder = local_path(lake_root)
     if folder is not None and not folder.is_dir():
         raise UsageError(f"lake {args.lake} does not exist; build it with `stedi run --lake {args.lake}`")
-    table_format = args.format or _detected_format(lake_root)
-    lake = Lake(lake_root, table_format)
-    landing = (args.landing and _absolute(args.landing)) or _last_landing(lake)
-    require(args.engine, delta=table_format == "delta", s3=is_s3(lake_root) or bool(landing and is_s3(landing)))
-
-    report = verify(get_session(args.engine), lake, landing, by_file=args.by_file)
+    check_s3(lake_root)
+    lake = Lake(lake_root, args.format or _detected_format(lake_root))
+    landing = _absolute(args.landing) if args.landing else _last_landing(lake)
+    s3 = is_s3(lake_root) or bool(landing and is_s3(landing))
+    require(args.engine, delta=lake.table_format == "delta", s3=s3)
+    settings = check_s3(lake_root, *([landing] if landing else []))
+    spark = get_session(args.engine)
+    if s3:
+        use_s3(spark, settings)
+    report = verify(spark, lake, landing, by_file=args.by_file)
     if args.json:
         print(json.dumps(report.as_json(), indent=2), file=out)
     else:
@@ -148,13 +155,15 @@ def command_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _detected_format(lake_root: str) -> str:
+    """The format the lake's last run wrote, else what the tables' files say."""
+    recorded = recorded_format(Lake(lake_root).store)
+    if recorded:
+        return recorded
     lake = Lake(lake_root)
     for table in OUTPUT_TABLES:
         detected = detect_format(lake.path(table))
         if detected:
             return detected
-    if is_s3(lake_root) and lake.exists(OUTPUT_TABLES[0]):
-        return "delta"
     raise UsageError(f"no tables found in lake {lake_root}; build it with `stedi run --lake {lake_root}`")
 
 

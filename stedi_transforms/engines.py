@@ -15,6 +15,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from stedi_transforms import jars
+from stedi_transforms.storage import S3Settings
 
 ENGINES = ("sail", "spark")
 DEFAULT_ENGINE = "sail"
@@ -47,10 +48,45 @@ def get_session(engine: str = DEFAULT_ENGINE) -> SparkSession:
     return _sessions[engine]
 
 
+def use_s3(spark: SparkSession, settings: S3Settings | None = None) -> None:
+    """Point ``spark`` at S3 as the standard AWS environment says (``AWS_ENDPOINT_URL``, ``AWS_REGION``, keys).
+
+    Sail reads the environment itself, when it first touches a bucket: it needs ``AWS_ALLOW_HTTP`` for an http
+    endpoint and a region. Classic Spark's S3A is set through the session's Hadoop configuration, so a session that
+    started before the environment was set still follows it.
+    """
+    settings = settings or S3Settings.from_environment()
+    if _is_connect(spark):
+        if settings.endpoint_url and settings.endpoint_url.startswith("http://"):
+            os.environ.setdefault("AWS_ALLOW_HTTP", "true")
+        if settings.region:
+            os.environ.setdefault("AWS_REGION", settings.region)
+        return
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    options = {
+        "fs.s3a.endpoint": settings.endpoint_url,
+        "fs.s3a.path.style.access": "true" if settings.endpoint_url else None,
+        "fs.s3a.endpoint.region": settings.region,
+        "fs.s3a.access.key": settings.access_key,
+        "fs.s3a.secret.key": settings.secret_key,
+        "fs.s3a.session.token": settings.session_token,
+    }
+    if settings.access_key:
+        provider = "TemporaryAWSCredentialsProvider" if settings.session_token else "SimpleAWSCredentialsProvider"
+        options["fs.s3a.aws.credentials.provider"] = f"org.apache.hadoop.fs.s3a.{provider}"
+    for name, value in options.items():
+        if value:
+            hadoop.set(name, value)
+
+
+def _is_connect(spark: SparkSession) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
 def parallelism(spark: SparkSession) -> int:
     """How many tasks ``spark`` runs at once: what classic Spark (and Glue) says; for a Spark Connect session
     (Sail, in this process), this machine's cores."""
-    if type(spark).__module__.startswith("pyspark.sql.connect"):
+    if _is_connect(spark):
         return os.cpu_count() or SHUFFLE_PARTITIONS
     return int(spark.sparkContext.defaultParallelism)
 
@@ -163,7 +199,10 @@ def _start_spark() -> SparkSession:
     )
     loaded = {jar_set.feature: found for jar_set in _classic_jar_sets() if (found := jars.cached(jar_set)) is not None}
     if loaded:
-        builder = builder.config("spark.jars", ",".join(str(jar) for found in loaded.values() for jar in found))
+        # On the driver's class path, not in spark.jars: local mode would copy every jar (the AWS SDK is 600 MB)
+        # into a temporary folder at each start.
+        classpath = os.pathsep.join(str(jar) for found in loaded.values() for jar in found)
+        builder = builder.config("spark.driver.extraClassPath", classpath)
     if "delta" in loaded:
         builder = (
             builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
@@ -171,6 +210,8 @@ def _start_spark() -> SparkSession:
             # Delta rebuilds a table's state in 50 tasks by default: three times the work of a small local write.
             .config("spark.databricks.delta.snapshotPartitions", str(SHUFFLE_PARTITIONS))
         )
+    if "s3a" in loaded:
+        builder = builder.config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.s3a.S3AFileSystem")
     spark = builder.getOrCreate()
     _started_features["spark"] = tuple(loaded)
     spark.sparkContext.setLogLevel("ERROR")

@@ -83,6 +83,12 @@ def load_state(store: Store, table_format: str) -> LakeState:
     )
 
 
+def recorded_format(store: Store) -> str | None:
+    """The table format of the lake's state, if it has one."""
+    text = store.read_text(STATE)
+    return str(json.loads(text)["table_format"]) if text else None
+
+
 def save_state(store: Store, state: LakeState) -> None:
     raw = {
         "state_version": STATE_VERSION,
@@ -169,7 +175,7 @@ def record_run(store: Store, record: RunRecord) -> None:
 def history(store: Store) -> list[RunRecord]:
     """Every recorded run, oldest first."""
     records = []
-    for entry in store.list(RUNS):
+    for entry in store.files(RUNS):
         text = store.read_text(f"{RUNS}/{entry.path}")
         if text is not None and entry.path.endswith(".json"):
             records.append(RunRecord(**json.loads(text)))

@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from stedi_transforms.storage import PreconditionFailedError, S3Store, Store, open_store
 
@@ -133,8 +132,8 @@ def _take_s3_lock(store: S3Store, holder: Holder) -> str:
 
 
 def _read_with_tag(store: S3Store) -> tuple[Holder | None, str | None]:
-    answer: dict[str, Any] = store.client.get_object(Bucket=store.bucket, Key=store._key(LOCK_INFO))
-    return _parse(answer["Body"].read().decode("utf-8")), str(answer["ETag"]).strip('"')
+    text, tag = store.read_tagged(LOCK_INFO)
+    return _parse(text), tag
 
 
 def _renew(store: S3Store, holder: Holder, tag: str, lease: float, stop: threading.Event) -> None:

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from stedi_transforms.engines import parallelism
 from stedi_transforms.parsing import parse_file, unreadable_file
 from stedi_transforms.schemas import FILE, LINE, LINE_NUMBER, REASON, Source, ingested_schema
-from stedi_transforms.storage import FileEntry, StorageError, decompressed, hidden, open_store
+from stedi_transforms.storage import FileEntry, S3Settings, StorageError, decompressed, hidden, open_store
 
 ROWS_PER_BATCH = 65_536
 """Rows per Arrow batch handed back to the engine: bounds the memory one task holds, whatever a file's size."""
@@ -44,7 +44,7 @@ def landing_files(landing_root: str, source: Source) -> list[FileEntry]:
     prefix = landing_prefix(source)
     return [
         FileEntry(f"{prefix}/{entry.path}", entry.size, entry.version)
-        for entry in open_store(landing_root).list(prefix)
+        for entry in open_store(landing_root).files(prefix)
         if not hidden(entry.path)
     ]
 
@@ -57,9 +57,10 @@ class _ParseFiles:
     landing_root: str
     paths: tuple[str, ...]
     source: Source
+    s3: S3Settings
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        store = open_store(self.landing_root)
+        store = open_store(self.landing_root, self.s3)
         for batch in batches:
             for index in batch.column(0).to_pylist():
                 path = self.paths[index]
@@ -81,7 +82,7 @@ def read_files(spark: SparkSession, landing_root: str, files: Sequence[FileEntry
     tasks = min(len(files), parallelism(spark))
     by_size = sorted(files, key=lambda entry: (-entry.size, entry.path))
     dealt = [entry.path for task in range(tasks) for entry in by_size[task::tasks]]
-    parse = _ParseFiles(landing_root, tuple(dealt), source)
+    parse = _ParseFiles(landing_root, tuple(dealt), source, S3Settings.from_environment())
     indices = spark.range(0, len(dealt), 1, tasks)
     return indices.mapInArrow(parse, schema)  # type: ignore[arg-type]  # PySpark's hint wants Iterable, not Iterator
 

@@ -14,7 +14,7 @@ import os
 import uuid
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -71,7 +71,7 @@ class Store(Protocol):
 
     root: str
 
-    def list(self, prefix: str) -> list[FileEntry]:
+    def files(self, prefix: str) -> list[FileEntry]:
         """Every file under ``prefix`` at any depth, with paths relative to ``prefix``; none when it is missing."""
         ...
 
@@ -98,9 +98,34 @@ class Store(Protocol):
         ...
 
 
-def open_store(root: str) -> Store:
+@dataclass(frozen=True)
+class S3Settings:
+    """Where S3 is and who asks: taken from the standard AWS environment of the process that starts the run, and
+    handed to the engine's tasks with the files they read (a classic Spark worker may have started before the
+    environment was set). Empty fields leave boto3 to its own chain (instance roles on Glue)."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    session_token: str | None = None
+
+    @staticmethod
+    def from_environment() -> S3Settings:
+        return S3Settings(
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+            access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
+            secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            session_token=os.environ.get("AWS_SESSION_TOKEN"),
+        )
+
+
+def open_store(root: str, settings: S3Settings | None = None) -> Store:
     """The store behind a location: S3 for ``s3://`` (``s3a://``) URIs, a local folder otherwise."""
-    return S3Store(root) if is_s3(root) else LocalStore(root)
+    if is_s3(root):
+        return S3Store(root, settings or S3Settings.from_environment())
+    return LocalStore(root)
 
 
 class LocalStore:
@@ -108,7 +133,7 @@ class LocalStore:
         self.root = root
         self._folder = Path(root.removeprefix("file://").removeprefix("file:"))
 
-    def list(self, prefix: str) -> list[FileEntry]:
+    def files(self, prefix: str) -> list[FileEntry]:
         top = self._folder / prefix
         entries = []
         for folder, _, names in os.walk(top):
@@ -156,38 +181,60 @@ class LocalStore:
             (self._folder / path).unlink()
 
 
-def s3_client() -> Any:
-    """A boto3 S3 client for the standard AWS environment; path-style addressing for a custom endpoint (MinIO,
-    LocalStack and moto serve buckets under the endpoint's path)."""
+def s3_client(settings: S3Settings) -> Any:
+    """A boto3 S3 client; path-style addressing for a custom endpoint (MinIO, LocalStack and moto serve buckets
+    under the endpoint's path). Few retries and short timeouts: an endpoint that does not answer is a setting to fix,
+    said within seconds."""
     import boto3
     from botocore.config import Config
 
-    custom = bool(os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
     config = Config(
-        s3={"addressing_style": "path"} if custom else {},
-        retries={"max_attempts": 3, "mode": "standard"},
-        connect_timeout=5,
+        s3={"addressing_style": "path"} if settings.endpoint_url else {},
+        retries={"max_attempts": 2, "mode": "standard"},
+        connect_timeout=3,
         read_timeout=60,
     )
-    return boto3.client("s3", config=config)
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.endpoint_url,
+        region_name=settings.region,
+        aws_access_key_id=settings.access_key,
+        aws_secret_access_key=settings.secret_key,
+        aws_session_token=settings.session_token,
+        config=config,
+    )
 
 
 class S3Store:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, settings: S3Settings) -> None:
         self.root = root
+        self.settings = settings
         self.bucket, self._prefix = split_s3(root)
         self._client: Any = None
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = s3_client()
+            self._client = s3_client(self.settings)
         return self._client
+
+    def check(self) -> str | None:
+        """Raise StorageError, within seconds, when the bucket cannot be reached, does not exist, or refuses us;
+        else return the bucket's region, as S3 says it."""
+        try:
+            with _s3_errors(f"s3://{self.bucket}"):
+                answer = self.client.head_bucket(Bucket=self.bucket)
+        except _MissingError as error:
+            raise StorageError(
+                f"bucket {self.bucket} does not exist ({self.settings.endpoint_url or 'AWS'})"
+            ) from error
+        region = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
+        return str(region) if region else None
 
     def _key(self, path: str) -> str:
         return "/".join(part for part in (self._prefix, path.strip("/")) if part)
 
-    def list(self, prefix: str) -> list[FileEntry]:
+    def files(self, prefix: str) -> list[FileEntry]:
         top = self._key(prefix) + "/"
         entries = []
         with _s3_errors(f"s3://{self.bucket}/{top}"):
@@ -230,6 +277,24 @@ class S3Store:
         with _s3_errors(f"s3://{self.bucket}/{self._key(path)}"):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(path), **conditions)
 
+    def read_tagged(self, path: str) -> tuple[str | None, str | None]:
+        """A small object's text and version tag (its ETag), or (None, None) when there is none."""
+        try:
+            with _s3_errors(f"s3://{self.bucket}/{self._key(path)}"):
+                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
+        except _MissingError:
+            return None, None
+        return answer["Body"].read().decode("utf-8"), str(answer["ETag"]).strip('"')
+
+    def replace_text_if(self, path: str, text: str, version: str) -> str:
+        """Replace a small object only if its version tag is still ``version`` (else PreconditionFailedError);
+        return the new tag."""
+        with _s3_errors(f"s3://{self.bucket}/{self._key(path)}"):
+            answer = self.client.put_object(
+                Bucket=self.bucket, Key=self._key(path), Body=text.encode("utf-8"), IfMatch=f'"{version}"'
+            )
+        return str(answer["ETag"]).strip('"')
+
 
 class _MissingError(StorageError):
     """No such object."""
@@ -257,3 +322,15 @@ def _s3_errors(location: str) -> Iterator[None]:
         raise StorageError(f"{location}: {code}: {message}") from error
     except BotoCoreError as error:  # no endpoint, no credentials, a timeout
         raise StorageError(f"{location}: {error}") from error
+
+
+def check_s3(*locations: str) -> S3Settings:
+    """Check every S3 location (reachable endpoint, existing bucket, accepted credentials) before any work, and
+    return the S3 settings to use, with the buckets' region where the environment names none."""
+    settings = S3Settings.from_environment()
+    for location in locations:
+        if is_s3(location):
+            region = S3Store(location, settings).check()
+            if settings.region is None and region:
+                settings = S3Settings(**{**asdict(settings), "region": region})
+    return settings
