@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -142,7 +143,7 @@ class Lake:
         """Delta tables take rows file by file (:meth:`append`, :meth:`replace_files`); the others are rewritten."""
         return self.table_format == "delta"
 
-    @property
+    @cached_property
     def store(self) -> Store:
         """Where the lake keeps its own records (``_stedi/``) beside the tables."""
         return open_store(self.root)

@@ -11,9 +11,11 @@ from chispa import assert_df_equality
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
-from stedi_transforms import glue, pipeline
+from stedi_transforms import engines, glue, pipeline
 from stedi_transforms.lake import OUTPUT_TABLES, Lake
+from stedi_transforms.ledger import history
 from tests import glue_double
+from tests.conftest import LocalS3
 from tests.fixture_tables import expected_table
 
 JOBS = Path(__file__).resolve().parent.parent / "jobs"
@@ -29,7 +31,7 @@ def glue_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
     glue_double.JOURNAL.clear()
 
 
-def run_job(name: str, lake: Path, table_format: str, landing: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def run_job(name: str, lake: Path | str, table_format: str, landing: str, monkeypatch: pytest.MonkeyPatch) -> None:
     argv = [f"{name}.py", "--JOB_NAME", name, "--LAKE", str(lake), "--DATABASE", "stedi", "--FORMAT", table_format]
     monkeypatch.setattr(sys, "argv", [*argv, "--LANDING", landing])
     runpy.run_path(str(JOBS / f"{name}.py"), run_name="__main__")
@@ -106,3 +108,20 @@ def test_a_failing_job_does_not_commit(spark: SparkSession, tmp_path: Path, monk
     with pytest.raises(Exception, match=r"PATH_NOT_FOUND|Path does not exist"):
         run_job("customer_trusted_to_curated", tmp_path / "empty-lake", "json", str(tmp_path), monkeypatch)
     assert glue_double.JOURNAL == [("init", "customer_trusted_to_curated")]
+
+
+@pytest.mark.s3
+def test_the_jobs_keep_a_delta_lake_in_s3_and_record_their_runs_there(
+    spark: SparkSession, s3: LocalS3, fixtures_landing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.client.create_bucket(Bucket="stedi-glue")
+    landing = s3.upload(fixtures_landing, "stedi-glue", "landing")
+    lake = "s3://stedi-glue/lake"
+    engines.use_s3(spark)
+    for name in JOB_NAMES:
+        run_job(name, lake, "delta", landing, monkeypatch)
+    for table in OUTPUT_TABLES:
+        assert_df_equality(
+            Lake(lake).read(spark, table), expected_table(spark, table), ignore_row_order=True, ignore_nullable=True
+        )
+    assert [record.job for record in history(Lake(lake).store)] == JOB_NAMES

@@ -1,0 +1,135 @@
+"""Lakes and landing in S3: a real S3 API on loopback (moto's server), end to end on both engines; the failures a
+user can fix, as one line; and the lake's lock as an object written with a conditional PUT."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+
+from stedi_transforms import engines
+from stedi_transforms.cli import main
+from stedi_transforms.lake import OUTPUT_TABLES, Lake
+from stedi_transforms.lock import LOCK_INFO, LakeBusyError, lake_lock
+from stedi_transforms.storage import S3Settings, S3Store
+from tests.conftest import LocalS3, _free_port, _listening
+from tests.fixture_tables import EXPECTED_COUNTS, expected_table
+
+pytestmark = pytest.mark.s3
+
+STEDI = str(Path(sys.executable).with_name("stedi"))
+
+
+def stedi(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(list(argv), out=out), out.getvalue()
+
+
+def stedi_process(*argv: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
+    return subprocess.run(
+        [STEDI, *argv], capture_output=True, text=True, env={**inherited, **environment}, timeout=120, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def buckets(s3: LocalS3, fixtures_landing: str) -> str:
+    """A landing bucket holding the fixtures, and an empty lake bucket; returns the landing root."""
+    for bucket in ("stedi-landing", "stedi-lake"):
+        s3.client.create_bucket(Bucket=bucket)
+    return s3.upload(fixtures_landing, "stedi-landing", "raw")
+
+
+def test_a_lake_in_s3_is_built_verified_and_read_back_exact(
+    spark: SparkSession, engine: str, buckets: str, tmp_path: Path
+) -> None:
+    lake = f"s3://stedi-lake/{engine}"
+    assert stedi("run", "--landing", buckets, "--lake", lake, "--engine", engine)[0] == 0
+    code, out = stedi("verify", "--lake", lake, "--engine", engine, "--json")
+    report = json.loads(out)
+    assert (code, report["counts"]) == (0, EXPECTED_COUNTS)
+    assert [check["name"] for check in report["checks"] if not check["passed"]] == []
+    engines.use_s3(spark)
+    for table in OUTPUT_TABLES:
+        assert_df_equality(
+            Lake(lake).read(spark, table), expected_table(spark, table), ignore_row_order=True, ignore_nullable=True
+        )
+    code, out = stedi("run", "--landing", buckets, "--lake", lake, "--engine", engine)
+    assert (code, out.splitlines()[1]) == (0, "customer         0        0        0          1             0")
+
+
+def test_an_unreachable_endpoint_is_one_line(buckets: str) -> None:
+    closed = f"http://127.0.0.1:{_free_port()}"
+    started = time.perf_counter()
+    result = stedi_process("run", "--landing", buckets, "--lake", "s3://stedi-lake/x", AWS_ENDPOINT_URL=closed)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f'stedi: error: s3://stedi-landing: Could not connect to the endpoint URL: "{closed}/stedi-landing"'
+    )
+    assert "Traceback" not in result.stderr
+    assert time.perf_counter() - started < 30
+
+
+def test_a_missing_bucket_is_one_line(s3: LocalS3, buckets: str) -> None:
+    result = stedi_process("run", "--landing", buckets, "--lake", "s3://no-such-bucket/lake")
+    assert (result.returncode, result.stderr.splitlines()[-1]) == (
+        2,
+        f"stedi: error: bucket no-such-bucket does not exist ({s3.endpoint})",
+    )
+
+
+def test_refused_credentials_are_one_line(tmp_path: Path) -> None:
+    """A second server that checks credentials, as AWS does: moto accepts any until told otherwise."""
+    port = _free_port()
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        env={**environment, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        while not _listening(port):
+            time.sleep(0.05)
+        result = stedi_process(
+            "run", "--landing", "s3://stedi-landing/raw", "--lake", "s3://stedi-lake/x", AWS_ENDPOINT_URL=endpoint
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith(
+        "stedi: error: s3://stedi-landing: access refused (403: Forbidden); check the AWS credentials"
+    )
+
+
+def test_a_second_writer_of_an_s3_lake_stops_at_once_naming_the_first(s3: LocalS3, buckets: str) -> None:
+    lake = "s3://stedi-lake/locked"
+    with lake_lock(lake, "run-one", "stedi run"):
+        result = stedi_process("run", "--landing", buckets, "--lake", lake)
+        with pytest.raises(LakeBusyError, match="is being written by run run-one"), lake_lock(lake, "two", "x"):
+            pass
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith(f"stedi: error: lake {lake} is being written by run run-one")
+    with lake_lock(lake, "run-three", "stedi run"):  # released: the next run takes it
+        pass
+
+
+def test_the_lock_of_a_run_that_died_expires_and_is_taken_over(s3: LocalS3, buckets: str) -> None:
+    lake = "s3://stedi-lake/abandoned"
+    dead = {"run_id": "dead", "job": "stedi run", "host": "gone", "pid": 1, "started": 0.0, "expires": time.time() - 1}
+    store = S3Store(lake, S3Settings.from_environment())
+    store.create_text(LOCK_INFO, json.dumps(dead))
+    with lake_lock(lake, "alive", "stedi run"):
+        held = json.loads(store.read_text(LOCK_INFO) or "{}")
+    assert held["run_id"] == "alive"
+    assert store.read_text(LOCK_INFO) is None
