@@ -20,7 +20,7 @@ from typing import TextIO
 from stedi_transforms import cli_aws, cli_lake
 from stedi_transforms.cli_lake import UsageError
 from stedi_transforms.deploy import DeployError
-from stedi_transforms.engines import EngineError
+from stedi_transforms.engines import EngineError, engine_message
 from stedi_transforms.lock import LakeBusyError
 from stedi_transforms.pipeline import JobError, LandingError
 from stedi_transforms.storage import StorageError
@@ -48,12 +48,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return _fail(error, 2, debug)
     except JobError as error:
         return _fail(error, 1, debug)
+    except Exception as error:
+        message = engine_message(error)
+        if message is None:
+            raise
+        failure = EngineFailureError(f"the {getattr(args, 'engine', 'engine')} engine failed: {message}")
+        return _fail(failure, 1, debug, error)
     return code
 
 
-def _fail(error: Exception, code: int, debug: bool) -> int:
+class EngineFailureError(RuntimeError):
+    """An engine error outside a job (in ``stedi verify``, say), in one line."""
+
+
+def _fail(error: Exception, code: int, debug: bool, cause: Exception | None = None) -> int:
     if debug:
-        traceback.print_exception(error, file=sys.stderr)
+        traceback.print_exception(cause or error, file=sys.stderr)
     print(f"stedi: error: {error}", file=sys.stderr)
     return code
 

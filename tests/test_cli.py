@@ -247,3 +247,7 @@ def test_an_engine_failure_is_one_line_naming_the_job_and_the_table(
     code, _ = stedi("--debug", *argv)
     assert code == 1
     assert "Traceback (most recent call last):" in capsys.readouterr().err
+    code, _ = stedi("verify", "--lake", str(lake), "--engine", engine)
+    err = capsys.readouterr().err.splitlines()
+    assert (code, len(err)) == (1, 1)
+    assert err[0].startswith("stedi: error: the sail engine failed: ")
