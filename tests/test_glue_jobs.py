@@ -37,13 +37,12 @@ def run_job(name: str, lake: Path | str, table_format: str, landing: str, monkey
     runpy.run_path(str(JOBS / f"{name}.py"), run_name="__main__")
 
 
-def test_the_jobs_run_twice_leave_the_tables_stedi_run_writes(
+def test_the_jobs_leave_the_tables_stedi_run_writes_and_a_rerun_replaces_them(
     spark: SparkSession, fixtures_landing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lake, table_format = tmp_path / "lake", "json"
-    for _ in range(2):
-        for name in JOB_NAMES:
-            run_job(name, lake, table_format, fixtures_landing, monkeypatch)
+    for name in [*JOB_NAMES, JOB_NAMES[0]]:  # the first job again: its sinks append, so it must purge first
+        run_job(name, lake, table_format, fixtures_landing, monkeypatch)
     for table in OUTPUT_TABLES:
         assert_df_equality(
             Lake(str(lake), table_format).read(spark, table),

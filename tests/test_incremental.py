@@ -70,7 +70,8 @@ def assert_same_lake(spark: SparkSession, incremental: Lake, rebuilt: Lake) -> N
 def run_and_compare(spark: SparkSession, landing: Path, lake: Lake, scratch: Path) -> list[JobResult]:
     """An incremental run into ``lake``, then a full rebuild into a fresh lake: the two must hold the same rows."""
     results = run(spark, str(landing), lake)
-    rebuilt = Lake(str(scratch / f"rebuilt-{len(list(scratch.glob('rebuilt-*')))}"), "delta")
+    # The rebuild's format does not matter to the rows, and Parquet is the cheaper one on classic Spark.
+    rebuilt = Lake(str(scratch / f"rebuilt-{len(list(scratch.glob('rebuilt-*')))}"), "parquet")
     run(spark, str(landing), rebuilt)
     assert_same_lake(spark, lake, rebuilt)
     return results
@@ -88,66 +89,31 @@ def _remove_and_add(landing: Path) -> None:
     write_files(landing, {f"{S}/steps-2.json": lines(step("dev-ada", 3, 41), '{"serialNumber":1}')})
 
 
+def _add_rewrite_revoke_and_grant(landing: Path) -> None:
+    write_files(
+        landing,
+        {
+            # new readings, one of them a copy of an old line
+            f"{A}/2023/08/07/readings-3.json": lines(reading("ada@stedi.test", 3), reading("ada@stedi.test", 1)),
+            # an old file rewritten: same size, other content
+            f"{A}/2023/08/06/readings-1.json": lines(reading("ada@stedi.test", 7), reading("bo@stedi.test", 8)),
+            # cy revokes, bo grants: bo's readings sit in an unchanged file
+            f"{C}/customers-2.json": lines(customer("cy", 10, None), customer("bo", 10, T + 5)),
+        },
+    )
+
+
 STEPS: list[tuple[str, Change, set[str]]] = [
     ("nothing new", lambda landing: None, set()),
     (
-        "new readings, one a copy of an old line",
-        lambda landing: write_files(
-            landing,
-            {f"{A}/2023/08/07/readings-3.json": lines(reading("ada@stedi.test", 3), reading("ada@stedi.test", 1))},
-        ),
-        {
-            "accelerometer_ingested",
-            "accelerometer_rejected",
-            "accelerometer_trusted",
-            "customer_curated",
-            "step_trainer_trusted",
-            "machine_learning_curated",
-        },
-    ),
-    (
-        "cy revokes and bo grants in a new customer file",
-        lambda landing: write_files(
-            landing, {f"{C}/customers-2.json": lines(customer("cy", 10, None), customer("bo", 10, T + 5))}
-        ),
-        {
-            "customer_ingested",
-            "customer_rejected",
-            "customer_trusted",
-            "accelerometer_trusted",
-            "customer_curated",
-            "step_trainer_trusted",
-            "machine_learning_curated",
-        },
-    ),
-    (
-        "an old file rewritten, same size, other content",
-        lambda landing: write_files(
-            landing,
-            {f"{A}/2023/08/06/readings-1.json": lines(reading("ada@stedi.test", 7), reading("bo@stedi.test", 8))},
-        ),
-        {
-            "accelerometer_ingested",
-            "accelerometer_rejected",
-            "accelerometer_trusted",
-            "customer_curated",
-            "step_trainer_trusted",
-            "machine_learning_curated",
-        },
+        "new, rewritten and customer files",
+        _add_rewrite_revoke_and_grant,
+        {table.name for table in LAKE_TABLES} - {"step_trainer_ingested", "step_trainer_rejected"},
     ),
     (
         "a file removed, and a step-trainer file with a bad line",
-        lambda landing: _remove_and_add(landing),
-        {
-            "accelerometer_ingested",
-            "accelerometer_rejected",
-            "accelerometer_trusted",
-            "customer_curated",
-            "step_trainer_ingested",
-            "step_trainer_rejected",
-            "step_trainer_trusted",
-            "machine_learning_curated",
-        },
+        _remove_and_add,
+        {table.name for table in LAKE_TABLES} - {"customer_ingested", "customer_rejected", "customer_trusted"},
     ),
 ]
 
@@ -163,6 +129,7 @@ def test_every_kind_of_landing_change_leaves_what_a_full_rebuild_leaves(spark: S
         assert written(results) == expected_writes, name
 
 
+@only_on("sail")  # which tables a run rebuilds is the library's own Python; the comparisons above run on both
 def test_consent_reaches_every_table(spark: SparkSession, tmp_path: Path) -> None:
     """cy's readings sit in an old, unchanged file when a new customer file revokes cy's consent."""
     landing = tmp_path / "landing"
