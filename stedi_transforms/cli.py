@@ -18,6 +18,7 @@ from typing import TextIO
 
 from stedi_transforms.deploy import GLUE_VERSIONS, DeployError, GlueSettings, deploy, plan, run_jobs, teardown
 from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, EngineError, check_delta_writable, get_session
+from stedi_transforms.generate import LAYOUTS, GenerateError, Plan, file_count, generate
 from stedi_transforms.glue import GLUE_FORMATS
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
 from stedi_transforms.pipeline import JobTiming, LandingError, check_landing, run
@@ -61,6 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     verify_parser.add_argument("--format", choices=FORMATS, help="table format (default: detected)")
     verify_parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
     verify_parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    generate_parser = commands.add_parser("generate", help="write STEDI-shaped landing data at any scale")
+    generate_parser.add_argument("--out", required=True, help="the landing root to write (<entity>/landing/...)")
+    generate_parser.add_argument("--scale", type=float, default=1.0, help="1 is about the real data's volumes")
+    generate_parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same bytes")
+    generate_parser.add_argument("--bad-fraction", type=float, default=0.0, help="share of bad lines mixed in")
+    generate_parser.add_argument("--gzip", action="store_true", help="write *.gz files")
+    generate_parser.add_argument("--layout", choices=LAYOUTS, default=LAYOUTS[0], help="flat, or as Firehose delivers")
+    generate_parser.add_argument("--workers", type=int, help="processes writing files (default: one per core)")
 
     sql_parser = commands.add_parser("sql", help="print a packaged SQL file (Athena DDL, validation queries)")
     sql_parser.add_argument("name", nargs="?", help="the file, e.g. customer_landing.sql (default: list them)")
@@ -196,6 +206,29 @@ def _print_report(report: Report, out: TextIO) -> None:
         print(verdict, file=out)
 
 
+def command_generate(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        plan = Plan(args.scale, args.seed, args.bad_fraction, args.gzip, args.layout)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Column, Table
+
+    started = time.perf_counter()
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        files = progress.add_task(f"stedi generate: scale {plan.scale:g} → {args.out}", total=file_count(plan))
+        written = generate(Path(args.out), plan, args.workers, on_file=lambda _: progress.advance(files))
+    figures = [Column(name, justify="right") for name in ("files", "records", "bad lines", "MB")]
+    table = Table("entity", *figures, box=None, pad_edge=False)
+    for name, counts in written.items():
+        bad = sum(counts.bad_lines.values())
+        table.add_row(name, f"{counts.files:,}", f"{counts.records:,}", f"{bad:,}", f"{counts.bytes / 1e6:,.1f}")
+    Console(file=out, width=100).print(table)
+    print(f"done in {time.perf_counter() - started:.2f} s", file=out)
+    return 0
+
+
 def command_sql(args: argparse.Namespace, out: TextIO) -> int:
     if args.name is None:
         print("\n".join(sql_files()), file=out)
@@ -244,10 +277,16 @@ def command_glue(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the ``stedi`` command; returns the exit code."""
     args = _parser().parse_args(argv)
-    commands = {"run": command_run, "verify": command_verify, "sql": command_sql, "glue": command_glue}
+    commands = {
+        "run": command_run,
+        "verify": command_verify,
+        "generate": command_generate,
+        "sql": command_sql,
+        "glue": command_glue,
+    }
     try:
         return commands[args.command](args, out or sys.stdout)
-    except (UsageError, LandingError, EngineError, DeployError) as error:
+    except (UsageError, LandingError, EngineError, DeployError, GenerateError) as error:
         print(f"stedi: error: {error}", file=sys.stderr)
         return 2
 
