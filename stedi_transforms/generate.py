@@ -32,23 +32,28 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
-# The landing fields, named and ordered as in stedi_transforms.schemas. That module builds Spark types and the
-# generator must run without Spark, so the names are spelled here once more; tests hold the two to each other.
-CUSTOMER_NAME = "customerName"
-EMAIL = "email"
-PHONE = "phone"
-BIRTH_DAY = "birthDay"
-SERIAL_NUMBER = "serialNumber"
-REGISTRATION_DATE = "registrationDate"
-LAST_UPDATE_DATE = "lastUpdateDate"
-SHARE_WITH_RESEARCH_AS_OF_DATE = "shareWithResearchAsOfDate"
-SHARE_WITH_PUBLIC_AS_OF_DATE = "shareWithPublicAsOfDate"
-SHARE_WITH_FRIENDS_AS_OF_DATE = "shareWithFriendsAsOfDate"
-USER = "user"
-TIMESTAMP = "timestamp"
-X, Y, Z = "x", "y", "z"
-SENSOR_READING_TIME = "sensorReadingTime"
-DISTANCE_FROM_OBJECT = "distanceFromObject"
+from stedi_transforms.fields import (
+    BIRTH_DAY,
+    CUSTOMER_NAME,
+    DISTANCE_FROM_OBJECT,
+    EMAIL,
+    LAST_UPDATE_DATE,
+    PHONE,
+    REGISTRATION_DATE,
+    SENSOR_READING_TIME,
+    SERIAL_NUMBER,
+    SHARE_WITH_FRIENDS_AS_OF_DATE,
+    SHARE_WITH_PUBLIC_AS_OF_DATE,
+    SHARE_WITH_RESEARCH_AS_OF_DATE,
+    TIMESTAMP,
+    USER,
+    X,
+    Y,
+    Z,
+)
+
+# The fields in the landing schemas' order (stedi_transforms.schemas builds Spark types, which the generator must do
+# without; tests hold the two to each other).
 CUSTOMER_FIELDS = (
     CUSTOMER_NAME,
     EMAIL,
