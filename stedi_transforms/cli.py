@@ -1,7 +1,8 @@
 """The ``stedi`` command: ``stedi run`` builds the lake from landing files, ``stedi verify`` checks it.
 
-A thin shell over :mod:`stedi_transforms.pipeline` and :mod:`stedi_transforms.verify`. Problems a user can fix
-(a missing landing folder, an unwritable lake, an engine that cannot write the format) print one line and exit 2.
+A thin shell over :mod:`stedi_transforms.pipeline` and :mod:`stedi_transforms.verify` (and the generator, the SQL
+files and the Glue deployment). Problems a user can fix (a missing landing folder, an unwritable lake, an engine that
+cannot write the format, a bad argument to ``stedi generate``) print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Column, Table
 
 from stedi_transforms.deploy import GLUE_VERSIONS, DeployError, GlueSettings, deploy, plan, run_jobs, teardown
 from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, EngineError, check_delta_writable, get_session
@@ -70,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     generate_parser.add_argument("--bad-fraction", type=float, default=0.0, help="share of bad lines mixed in")
     generate_parser.add_argument("--gzip", action="store_true", help="write *.gz files")
     generate_parser.add_argument("--layout", choices=LAYOUTS, default=LAYOUTS[0], help="flat, or as Firehose delivers")
-    generate_parser.add_argument("--workers", type=int, help="processes writing files (default: one per core)")
+    generate_parser.add_argument(
+        "--workers", type=int, help="processes writing files (default: one per core, for a big plan)"
+    )
 
     sql_parser = commands.add_parser("sql", help="print a packaged SQL file (Athena DDL, validation queries)")
     sql_parser.add_argument("name", nargs="?", help="the file, e.g. customer_landing.sql (default: list them)")
@@ -211,10 +218,6 @@ def command_generate(args: argparse.Namespace, out: TextIO) -> int:
         plan = Plan(args.scale, args.seed, args.bad_fraction, args.gzip, args.layout)
     except ValueError as error:
         raise UsageError(str(error)) from error
-    from rich.console import Console
-    from rich.progress import Progress
-    from rich.table import Column, Table
-
     started = time.perf_counter()
     with Progress(console=Console(stderr=True), transient=True) as progress:
         files = progress.add_task(f"stedi generate: scale {plan.scale:g} → {args.out}", total=file_count(plan))
