@@ -91,7 +91,7 @@ EPOCH_MS = 1_693_526_400_000
 """2023-09-01T00:00Z: customer 0 registers then, the others every REGISTRATION_SPACING_MS on average."""
 REGISTRATION_SPACING_MS = 2_700
 TICK_MS = 12
-"""Readings fall on a shared clock of 10 ms ticks, each tick at one millisecond: customers reading at the same time
+"""Readings fall on a shared clock of 12 ms ticks, each tick at one millisecond: customers reading at the same time
 share ticks, so different customers' readings collide about as often as in the real data."""
 READING_GAP_TICKS = (200, 400)
 FIRST_READING_DELAY_TICKS = 6_000
@@ -102,7 +102,8 @@ LINES_PER_FILE = 10_000
 _HOUR_MS, _DAY_MS = 3_600_000, 86_400_000
 _MEAN_MOMENTS = sum(MOMENTS) / 2
 _MEAN_PHONE_READINGS = sum(count * share for count, share in PHONE_READINGS)
-_READING_CUSTOMERS = (1 - NO_READINGS_SHARE) * (1 + DUPLICATE_SHARE)
+_READINGS_SHARE = (1 - NO_READINGS_SHARE) * (1 + DUPLICATE_SHARE)
+"""Readings per customer, as a share of one customer's moments: those with readings, and the readings sent twice."""
 
 _FIRST_NAMES = (
     "Ada", "Amara", "Anders", "Aiko", "Bea", "Bilal", "Carmen", "Chidi", "Dara", "Diego", "Elif", "Emeka", "Farah",
@@ -321,7 +322,7 @@ ACCELEROMETER = Entity(
     bigint_field=TIMESTAMP,
     separators=(",", ":"),
     lines=accelerometer_lines,
-    lines_per_customer=_READING_CUSTOMERS * _MEAN_MOMENTS * _MEAN_PHONE_READINGS,
+    lines_per_customer=_READINGS_SHARE * _MEAN_MOMENTS * _MEAN_PHONE_READINGS,
 )
 STEP_TRAINER = Entity(
     "step_trainer",
@@ -331,7 +332,7 @@ STEP_TRAINER = Entity(
     bigint_field=SENSOR_READING_TIME,
     separators=(",", ":"),
     lines=step_trainer_lines,
-    lines_per_customer=_READING_CUSTOMERS * _MEAN_MOMENTS,
+    lines_per_customer=_READINGS_SHARE * _MEAN_MOMENTS,
 )
 ENTITIES = {entity.name: entity for entity in (ACCELEROMETER, STEP_TRAINER, CUSTOMER)}
 """By name; the biggest first, so the worker pool ends with small files."""
