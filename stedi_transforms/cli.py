@@ -17,10 +17,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Column, Table
-
 from stedi_transforms.deploy import GLUE_VERSIONS, DeployError, GlueSettings, deploy, plan, run_jobs, teardown
 from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, EngineError, check_delta_writable, get_session
 from stedi_transforms.generate import LAYOUTS, GenerateError, Plan, file_count, generate
@@ -218,6 +214,11 @@ def command_generate(args: argparse.Namespace, out: TextIO) -> int:
         plan = Plan(args.scale, args.seed, args.bad_fraction, args.gzip, args.layout)
     except ValueError as error:
         raise UsageError(str(error)) from error
+    # Imported here: rich comes with the local extra, and this module is also imported where only the wheel is.
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Column, Table
+
     started = time.perf_counter()
     with Progress(console=Console(stderr=True), transient=True) as progress:
         files = progress.add_task(f"stedi generate: scale {plan.scale:g} → {args.out}", total=file_count(plan))
