@@ -32,7 +32,7 @@ pytest: $(INSTALLED)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(INSTALLED)
-	$(BIN)/python benchmarks/bench_run.py
+	$(BIN)/python -m benchmarks.bench_run
 
 wheel: $(INSTALLED)
 	$(BIN)/python -m build --wheel --outdir dist .

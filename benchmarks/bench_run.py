@@ -1,56 +1,220 @@
-"""Time `stedi run` on the real STEDI landing data, whole process, per engine.
+"""`make bench`: how the cost of `stedi run` grows with the data, beside a naive read and DuckDB on the same files.
 
-    .venv/bin/python benchmarks/bench_run.py [--landing DIR] [--repeat N]
+    .venv/bin/python -m benchmarks.bench_run [--scales 1 10 100] [--engines sail spark] [--no-real] [--repeat N]
 
-The landing root defaults to $STEDI_LANDING, else ../shared/stedi-landing beside the project. Budgets (2 cores):
-Sail with Delta under 4 s, classic Spark with Parquet under 25 s, wall time of the whole `stedi run` process.
+Landing sets are generated once per scale (seed 0) under ``benchmarks/data/`` and reused; the real STEDI data joins
+them when $STEDI_LANDING or ../shared/stedi-landing exists. For each set and each engine of RUNS, three processes run
+on the same files, each measured for wall time and peak memory (the RSS of its whole process tree): `stedi run`
+into a fresh lake, the naive reference on the same engine and format (:mod:`benchmarks.naive`), and DuckDB
+(:mod:`benchmarks.duckdb_reference`, once per set). The table goes to the terminal, the figures to
+``benchmarks/results.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-BUDGETS = {("sail", "delta"): 4.0, ("spark", "parquet"): 25.0}
+import psutil
+from rich.console import Console
+from rich.table import Column, Table
 
+from stedi_transforms.generate import Plan, generate, read_manifest
 
-def timed_run(stedi: Path, landing: str, engine: str, table_format: str) -> float:
-    with tempfile.TemporaryDirectory() as lake:
-        started = time.perf_counter()
-        subprocess.run(
-            [str(stedi), "run", "--landing", landing, "--lake", lake, "--engine", engine, "--format", table_format],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        return time.perf_counter() - started
+ROOT = Path(__file__).resolve().parent.parent
+REAL = "real"
+MEASURED = ("stedi_run", "naive", "duckdb")
+"""The three processes measured on each landing set, in the table's order."""
 
 
-def main() -> int:
-    root = Path(__file__).resolve().parent.parent
+@dataclass(frozen=True)
+class EngineRun:
+    """An engine, the table format it writes, and the landing sets it runs on (scales, and the real data)."""
+
+    engine: str
+    table_format: str
+    scales: tuple[float, ...]
+    real_data: bool = True
+
+
+RUNS = (
+    EngineRun("sail", "delta", scales=(1, 10, 100)),
+    EngineRun("spark", "parquet", scales=(1, 10)),  # classic Spark cannot write Delta here yet (no Maven access)
+)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    seconds: float
+    peak_mb: float
+
+
+def measure(argv: Sequence[str]) -> Measurement:
+    """Run ``argv`` to its end; its wall time and the peak of the summed RSS of it and all its children."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as errors:
+        process = psutil.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, _tree_rss(process))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        if process.returncode != 0:
+            errors.seek(0)
+            tail = errors.read().decode(errors="replace")[-2_000:]
+            raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}:\n{tail}")
+    return Measurement(round(seconds, 2), round(peak / 2**20))
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    try:
+        for member in [process, *process.children(recursive=True)]:
+            total += member.memory_info().rss
+    except psutil.Error:  # a member ended while we looked
+        pass
+    return total
+
+
+def measure_median(argv: Sequence[str], repeat: int) -> Measurement:
+    runs = [measure(argv) for _ in range(repeat)]
+    return Measurement(round(statistics.median(run.seconds for run in runs), 2), max(run.peak_mb for run in runs))
+
+
+def landing_set(data: Path, scale: float) -> Path:
+    """The generated landing set of ``scale``, made the first time it is asked for."""
+    folder = data / f"scale-{scale:g}"
+    plan = Plan(scale=scale, seed=0)
+    manifest = read_manifest(folder)
+    if manifest is None or manifest["plan"] != asdict(plan):
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"generating scale {scale:g} into {folder}", file=sys.stderr, flush=True)
+        generate(folder, plan)
+    return folder
+
+
+def real_landing() -> Path | None:
+    folder = Path(os.environ.get("STEDI_LANDING", ROOT.parent / "shared" / "stedi-landing"))
+    return folder if folder.is_dir() else None
+
+
+def count_lines(landing: Path) -> int:
+    return sum(path.read_bytes().count(b"\n") for path in landing.glob("*/landing/*.json"))
+
+
+@dataclass(frozen=True)
+class LandingSet:
+    name: str
+    path: Path
+    scale: float | None
+    """None for the real data."""
+
+    def wanted_by(self, run: EngineRun) -> bool:
+        return run.real_data if self.scale is None else self.scale in run.scales
+
+
+def landing_sets(runs: Sequence[EngineRun], data: Path, real: Path | None) -> list[LandingSet]:
+    """The real data (when given), then every scale of ``runs``, smallest first."""
+    sets = [LandingSet(REAL, real, None)] if real is not None else []
+    scales = sorted({scale for run in runs for scale in run.scales})
+    return sets + [LandingSet(f"scale {scale:g}", landing_set(data, scale), scale) for scale in scales]
+
+
+def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) -> list[dict[str, Any]]:
+    """One row per (landing set, engine): `stedi run` and the naive reference, with DuckDB's figures for the set."""
+    python, stedi = sys.executable, str(Path(sys.executable).with_name("stedi"))
+    rows = []
+    for landing in sets:
+        wanted = [run for run in runs if landing.wanted_by(run)]
+        if not wanted:
+            continue
+        lines = count_lines(landing.path)
+        with tempfile.TemporaryDirectory() as scratch:
+            duckdb = measure_median(
+                [python, "-m", "benchmarks.duckdb_reference", "--landing", str(landing.path), "--out", scratch], repeat
+            )
+        for run in wanted:
+            print(f"{landing.name}: {run.engine} ({run.table_format})", file=sys.stderr, flush=True)
+            load = os.getloadavg()[0]
+            options = ["--landing", str(landing.path), "--engine", run.engine, "--format", run.table_format]
+            with tempfile.TemporaryDirectory() as scratch:
+                stedi_run = measure_median([stedi, "run", "--lake", f"{scratch}/lake", *options], repeat)
+                naive = measure_median(
+                    [python, "-m", "benchmarks.naive", "--lake", f"{scratch}/naive", *options], repeat
+                )
+            rows.append(
+                {
+                    "load_average_before": round(load, 2),  # other work on the machine skews the figures
+                    "data": landing.name,
+                    "lines": lines,
+                    "engine": run.engine,
+                    "format": run.table_format,
+                    "stedi_run": asdict(stedi_run),
+                    "naive": asdict(naive),
+                    "duckdb": asdict(duckdb),
+                }
+            )
+    return rows
+
+
+def print_table(rows: Sequence[dict[str, Any]], console: Console) -> None:
+    lines, *measured = [
+        Column(heading, justify="right")
+        for heading in ("lines", "stedi run s", "MB", "naive read s", "MB", "DuckDB s", "MB")
+    ]
+    table = Table("data", lines, "engine", *measured, box=None, pad_edge=False)
+    for row in rows:
+        figures = [
+            f"{row[kind][name]:,.{digits}f}" for kind in MEASURED for name, digits in (("seconds", 1), ("peak_mb", 0))
+        ]
+        table.add_row(row["data"], f"{row['lines']:,}", f"{row['engine']} ({row['format']})", *figures)
+    console.print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--landing", default=os.environ.get("STEDI_LANDING", str(root.parent / "shared" / "stedi-landing"))
-    )
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    stedi = Path(sys.executable).with_name("stedi")
+    parser.add_argument("--scales", type=float, nargs="+", help="only these scales (default: those of RUNS)")
+    parser.add_argument("--engines", nargs="+", help="only these engines (default: those of RUNS)")
+    parser.add_argument("--no-real", action="store_true", help="leave out the real data even when it is there")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the median time is shown")
+    parser.add_argument("--data", type=Path, default=ROOT / "benchmarks" / "data", help="generated landing sets")
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json", help="where to write")
+    args = parser.parse_args(argv)
 
-    within_budget = True
-    print(f"{'engine':<8}{'format':<9}{'median s':>10}{'best s':>9}{'budget s':>10}")
-    for (engine, table_format), budget in BUDGETS.items():
-        runs = [timed_run(stedi, args.landing, engine, table_format) for _ in range(args.repeat)]
-        median = statistics.median(runs)
-        within_budget &= median < budget
-        print(f"{engine:<8}{table_format:<9}{median:>10.2f}{min(runs):>9.2f}{budget:>10.1f}")
-    print("within budget" if within_budget else "OVER BUDGET")
-    return 0 if within_budget else 1
+    runs = [run for run in RUNS if not args.engines or run.engine in args.engines]
+    if args.scales:
+        runs = [replace(run, scales=tuple(args.scales)) for run in runs]
+    started = datetime.now(UTC)
+    load = os.getloadavg()[0]
+    rows = bench(runs, landing_sets(runs, args.data, None if args.no_real else real_landing()), args.repeat)
+    print_table(rows, Console(width=120))
+    report = {
+        "measured_at": started.isoformat(timespec="seconds"),
+        "machine": {
+            "cores": os.cpu_count(),
+            "load_average_before": round(load, 2),
+            "python": platform.python_version(),
+            **{package: metadata.version(package) for package in ("pysail", "pyspark", "duckdb")},
+        },
+        "repeat": args.repeat,
+        "rows": rows,
+    }
+    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":

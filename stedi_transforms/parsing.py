@@ -31,7 +31,8 @@ from stedi_transforms.schemas import LINE_NUMBER, Source, ingested_schema
 
 BOM = b"\xef\xbb\xbf"
 _NEWLINE, _OPEN, _CLOSE = ord("\n"), ord("{"), ord("}")
-_BLANK = r"^[ \t\r\n]*$"
+BLANK_LINE = r"^[ \t\r\n]*$"
+"""A line of JSON whitespace only (with its newline, if it has one)."""
 _ONE_OBJECT = r"^[ \t\r]*\{.*\}[ \t\r]*\n?$"
 _NON_FINITE = r"NaN|Inf"
 _ARROW_TYPES: dict[type[DataType], pa.DataType] = {
@@ -121,7 +122,7 @@ def _classify(
     unsure = np.flatnonzero(~empty & ~candidate & ~invalid)
     if len(unsure):  # lines with spaces around them, or no object at all: the regular expressions decide
         text = lines.take(unsure)
-        blank[unsure] = pc.match_substring_regex(text, _BLANK).to_numpy(zero_copy_only=False)
+        blank[unsure] = pc.match_substring_regex(text, BLANK_LINE).to_numpy(zero_copy_only=False)
         candidate[unsure] = pc.match_substring_regex(text, _ONE_OBJECT).to_numpy(zero_copy_only=False)
     if b"NaN" in data or b"Inf" in data:
         candidate &= ~pc.match_substring_regex(lines, _NON_FINITE).to_numpy(zero_copy_only=False)

@@ -10,28 +10,26 @@ from dataclasses import dataclass
 
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
-# customer
-CUSTOMER_NAME = "customerName"
-EMAIL = "email"
-PHONE = "phone"
-BIRTH_DAY = "birthDay"
-SERIAL_NUMBER = "serialNumber"
-REGISTRATION_DATE = "registrationDate"
-LAST_UPDATE_DATE = "lastUpdateDate"
-SHARE_WITH_RESEARCH_AS_OF_DATE = "shareWithResearchAsOfDate"
-SHARE_WITH_PUBLIC_AS_OF_DATE = "shareWithPublicAsOfDate"
-SHARE_WITH_FRIENDS_AS_OF_DATE = "shareWithFriendsAsOfDate"
-
-# accelerometer
-USER = "user"
-TIMESTAMP = "timestamp"
-X = "x"
-Y = "y"
-Z = "z"
-
-# step trainer (SERIAL_NUMBER as above)
-SENSOR_READING_TIME = "sensorReadingTime"
-DISTANCE_FROM_OBJECT = "distanceFromObject"
+# Spelled once, in a module without Spark for the generator's sake; the rest of the package imports them from here.
+from stedi_transforms.fields import (
+    BIRTH_DAY,
+    CUSTOMER_NAME,
+    DISTANCE_FROM_OBJECT,
+    EMAIL,
+    LAST_UPDATE_DATE,
+    PHONE,
+    REGISTRATION_DATE,
+    SENSOR_READING_TIME,
+    SERIAL_NUMBER,
+    SHARE_WITH_FRIENDS_AS_OF_DATE,
+    SHARE_WITH_PUBLIC_AS_OF_DATE,
+    SHARE_WITH_RESEARCH_AS_OF_DATE,
+    TIMESTAMP,
+    USER,
+    X,
+    Y,
+    Z,
+)
 
 # provenance and quarantine
 FILE = "file"
