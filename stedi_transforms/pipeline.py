@@ -13,10 +13,13 @@ scripts run the same code. Parquet and JSON lakes are rebuilt in full every run.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from pyspark.sql import DataFrame, SparkSession
@@ -114,16 +117,21 @@ class JobResult:
 class _Job:
     """One job's view of the lake: its state, loaded at the start and saved after every commit."""
 
-    def __init__(self, name: str, spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool) -> None:
+    def __init__(
+        self, name: str, spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool, ingest: bool = True
+    ) -> None:
         self.spark = spark
         self.landing_root = landing_root
         self.io = io
         self.full_refresh = full_refresh or not io.incremental
+        self.ingests = ingest
         self.state = load_state(io.store, io.table_format)
         self.result = JobResult(name)
+        self._lock = threading.Lock()  # sources may be ingested side by side (see :func:`run`)
 
     def save(self) -> None:
-        save_state(self.io.store, self.state)
+        with self._lock:
+            save_state(self.io.store, self.state)
 
     @contextmanager
     def step(self, table: Table) -> Iterator[None]:
@@ -137,7 +145,10 @@ class _Job:
             raise JobError(f"job {self.result.name} failed writing {table.name}: {message}") from error
 
     def ingest(self, source: Source) -> None:
-        """Bring ``<source>/ingested`` up to date with the landing files, then ``<source>/rejected``."""
+        """Bring ``<source>/ingested`` up to date with the landing files, then ``<source>/rejected`` (unless this
+        job was told that its source is ingested already)."""
+        if not self.ingests:
+            return
         table = ingested_table(source)
         ledger = self.state.ledger(source.name)
         listing = landing_files(self.landing_root, source)
@@ -209,10 +220,10 @@ class _Job:
 
 
 def customer_landing_to_trusted(
-    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False
+    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
 ) -> JobResult:
     """customer landing → customer_ingested, customer_rejected, customer_trusted."""
-    job = _Job("customer_landing_to_trusted", spark, landing_root, io, full_refresh)
+    job = _Job("customer_landing_to_trusted", spark, landing_root, io, full_refresh, ingest)
     job.ingest(CUSTOMER)
     job.build(
         CUSTOMER_TRUSTED,
@@ -223,11 +234,11 @@ def customer_landing_to_trusted(
 
 
 def accelerometer_landing_to_trusted(
-    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False
+    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
 ) -> JobResult:
     """accelerometer landing + customer_trusted → accelerometer_ingested, accelerometer_rejected,
     accelerometer_trusted."""
-    job = _Job("accelerometer_landing_to_trusted", spark, landing_root, io, full_refresh)
+    job = _Job("accelerometer_landing_to_trusted", spark, landing_root, io, full_refresh, ingest)
     job.ingest(ACCELEROMETER)
     job.build(
         ACCELEROMETER_TRUSTED,
@@ -238,10 +249,10 @@ def accelerometer_landing_to_trusted(
 
 
 def customer_trusted_to_curated(
-    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False
+    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
 ) -> JobResult:
     """customer_trusted + accelerometer_trusted → customer_curated."""
-    job = _Job("customer_trusted_to_curated", spark, landing_root, io, full_refresh)
+    job = _Job("customer_trusted_to_curated", spark, landing_root, io, full_refresh, ingest)
     job.build(
         CUSTOMER_CURATED,
         (CUSTOMER_TRUSTED, ACCELEROMETER_TRUSTED),
@@ -250,9 +261,11 @@ def customer_trusted_to_curated(
     return job.result
 
 
-def step_trainer_trusted(spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False) -> JobResult:
+def step_trainer_trusted(
+    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
+) -> JobResult:
     """step_trainer landing + customer_curated → step_trainer_ingested, step_trainer_rejected, step_trainer_trusted."""
-    job = _Job("step_trainer_trusted", spark, landing_root, io, full_refresh)
+    job = _Job("step_trainer_trusted", spark, landing_root, io, full_refresh, ingest)
     job.ingest(STEP_TRAINER)
     job.build(
         STEP_TRAINER_TRUSTED,
@@ -263,10 +276,10 @@ def step_trainer_trusted(spark: SparkSession, landing_root: str, io: TableIO, fu
 
 
 def machine_learning_curated(
-    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False
+    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
 ) -> JobResult:
     """step_trainer_trusted + accelerometer_trusted → machine_learning_curated."""
-    job = _Job("machine_learning_curated", spark, landing_root, io, full_refresh)
+    job = _Job("machine_learning_curated", spark, landing_root, io, full_refresh, ingest)
     job.build(
         MACHINE_LEARNING_CURATED,
         (STEP_TRAINER_TRUSTED, ACCELEROMETER_TRUSTED),
@@ -279,7 +292,7 @@ class Job(Protocol):
     __name__: str
 
     def __call__(
-        self, spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False
+        self, spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
     ) -> JobResult: ...
 
 
@@ -293,6 +306,16 @@ JOBS: tuple[Job, ...] = (
 """The jobs in dependency order, named as the Glue scripts in ``jobs/`` are."""
 
 
+def ingest_all(spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False) -> JobResult:
+    """Ingest every source side by side (each landing job would ingest its own, one after the other): the engine's
+    tasks for one source's files overlap another's, and a small source does not wait for a big one."""
+    job = _Job("ingest", spark, landing_root, io, full_refresh)
+    with ThreadPoolExecutor(len(SOURCES)) as pool:
+        for finished in [pool.submit(job.ingest, source) for source in SOURCES]:
+            finished.result()
+    return job.result
+
+
 def run(
     spark: SparkSession,
     landing_root: str,
@@ -300,15 +323,20 @@ def run(
     full_refresh: bool = False,
     on_job_done: Callable[[JobResult], None] = lambda result: None,
 ) -> list[JobResult]:
-    """Run every job in order; the caller holds the lake's lock (:func:`update` takes it).
+    """Ingest every source, then run every job in order (without its own ingestion); the caller holds the lake's
+    lock (:func:`update` takes it).
 
     >>> run(spark, "fixtures", Lake("lake"))  # doctest: +SKIP
     """
     check_landing(landing_root)
     results = []
-    for job in JOBS:
+    steps: list[Callable[[SparkSession, str, TableIO, bool], JobResult]] = [
+        ingest_all,
+        *[partial(job, ingest=False) for job in JOBS],
+    ]
+    for step in steps:
         started = time.perf_counter()
-        result = job(spark, landing_root, io, full_refresh)
+        result = step(spark, landing_root, io, full_refresh)
         result.seconds = time.perf_counter() - started
         results.append(result)
         on_job_done(result)

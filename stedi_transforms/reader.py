@@ -7,7 +7,10 @@ Spark, on Sail (in-process) and on Glue's executors, so both engines give the sa
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,7 +22,7 @@ from pyspark.sql import functions as F
 from stedi_transforms.engines import parallelism
 from stedi_transforms.parsing import parse_file, unreadable_file
 from stedi_transforms.schemas import FILE, LINE, LINE_NUMBER, REASON, Source, ingested_schema
-from stedi_transforms.storage import FileEntry, S3Settings, StorageError, decompressed, hidden, open_store
+from stedi_transforms.storage import FileEntry, S3Settings, StorageError, Store, decompressed, hidden, open_store
 
 ROWS_PER_BATCH = 65_536
 """Rows per Arrow batch handed back to the engine: bounds the memory one task holds, whatever a file's size."""
@@ -61,14 +64,25 @@ class _ParseFiles:
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         store = open_store(self.landing_root, self.s3)
-        for batch in batches:
-            for index in batch.column(0).to_pylist():
-                path = self.paths[index]
-                try:
-                    table = parse_file(decompressed(store.read(path), path), path, self.source)
-                except StorageError as error:
-                    table = unreadable_file(path, str(error), self.source)
-                yield from table.to_batches(max_chunksize=ROWS_PER_BATCH)
+        paths = (self.paths[index] for batch in batches for index in batch.column(0).to_pylist())
+        # Files are read and parsed on a few threads (the heavy parts release the interpreter lock), a bounded
+        # number ahead of the engine, in order: one task uses every core even where the engine runs its Python
+        # tasks one at a time (Sail), and memory holds a few files at most, whatever the landing's size.
+        workers = os.cpu_count() or 2
+        with ThreadPoolExecutor(workers) as pool:
+            pending: deque[Future[pa.Table]] = deque()
+            for path in paths:
+                pending.append(pool.submit(self._parse, store, path))
+                if len(pending) > workers:
+                    yield from pending.popleft().result().to_batches(max_chunksize=ROWS_PER_BATCH)
+            while pending:
+                yield from pending.popleft().result().to_batches(max_chunksize=ROWS_PER_BATCH)
+
+    def _parse(self, store: Store, path: str) -> pa.Table:
+        try:
+            return parse_file(decompressed(store.read(path), path), path, self.source)
+        except StorageError as error:
+            return unreadable_file(path, str(error), self.source)
 
 
 def read_files(spark: SparkSession, landing_root: str, files: Sequence[FileEntry], source: Source) -> DataFrame:
