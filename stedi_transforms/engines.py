@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from stedi_transforms import jars
 from stedi_transforms.storage import S3Settings
@@ -20,6 +22,8 @@ from stedi_transforms.storage import S3Settings
 ENGINES = ("sail", "spark")
 DEFAULT_ENGINE = "sail"
 SHUFFLE_PARTITIONS = 2
+
+Key = TypeVar("Key", bound=Hashable)
 
 _sessions: dict[str, SparkSession] = {}
 _servers: dict[str, Any] = {}
@@ -77,6 +81,22 @@ def use_s3(spark: SparkSession, settings: S3Settings | None = None) -> None:
     for name, value in options.items():
         if value:
             hadoop.set(name, value)
+
+
+@contextmanager
+def reused(frames: dict[Key, DataFrame]) -> Iterator[dict[Key, DataFrame]]:
+    """DataFrames that several queries read, cached on classic Spark for the body (each Delta table's snapshot and
+    files are then read once, not once per query) and released after it. Sail has no cache: there they stay as
+    they are."""
+    if not frames or _is_connect(next(iter(frames.values())).sparkSession):
+        yield frames
+        return
+    kept = {key: frame.persist() for key, frame in frames.items()}
+    try:
+        yield kept
+    finally:
+        for frame in kept.values():
+            frame.unpersist()
 
 
 def _is_connect(spark: SparkSession) -> bool:
@@ -195,10 +215,13 @@ def _start_spark() -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
         # The quick JIT only: local runs are short, and waiting for the optimising compiler does not pay off in them.
-        # The parallel collector: on two cores, G1's concurrent work competes with the run itself.
+        # Its code cache as large as the full JIT's: at its own default (48 MB) Spark and Delta fill it within a
+        # few minutes, and the JVM then stops compiling and interprets everything. The parallel collector: on two
+        # cores, G1's concurrent work competes with the run itself.
         .config(
             "spark.driver.extraJavaOptions",
-            f"-Dlog4j.configurationFile={log4j} -XX:TieredStopAtLevel=1 -XX:+UseParallelGC",
+            f"-Dlog4j.configurationFile={log4j} -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
+            " -XX:+UseParallelGC",
         )
     )
     loaded = {jar_set.feature: found for jar_set in _classic_jar_sets() if (found := jars.cached(jar_set)) is not None}

@@ -31,7 +31,9 @@ from stedi_transforms.lake import (
     ACCELEROMETER_TRUSTED,
     CUSTOMER_CURATED,
     CUSTOMER_TRUSTED,
+    INGESTED_TABLES,
     MACHINE_LEARNING_CURATED,
+    REJECTED_TABLES,
     STEP_TRAINER_TRUSTED,
     Table,
     ingested_table,
@@ -313,7 +315,12 @@ def ingest_all(spark: SparkSession, landing_root: str, io: TableIO, full_refresh
     with ThreadPoolExecutor(len(SOURCES)) as pool:
         for finished in [pool.submit(job.ingest, source) for source in SOURCES]:
             finished.result()
-    return job.result
+    result = job.result  # in the sources' order, whichever finished first
+    result.files = {source.name: result.files[source.name] for source in SOURCES if source.name in result.files}
+    parsed = result.lines_parsed
+    result.lines_parsed = {source.name: parsed[source.name] for source in SOURCES if source.name in parsed}
+    result.written = [table.name for table in (*INGESTED_TABLES, *REJECTED_TABLES) if table.name in result.written]
+    return result
 
 
 def run(

@@ -8,13 +8,24 @@ every landing file has been ingested as it is now.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from stedi_transforms.lake import OUTPUT_TABLES, TABLE_NAMES, Lake, TableReader, ingested_table, rejected_table
+from stedi_transforms.engines import reused
+from stedi_transforms.lake import (
+    INGESTED_TABLES,
+    OUTPUT_TABLES,
+    TABLE_NAMES,
+    Lake,
+    Table,
+    TableReader,
+    ingested_table,
+    rejected_table,
+)
 from stedi_transforms.ledger import compare, load_state
 from stedi_transforms.queries import Query, validation_queries
 from stedi_transforms.reader import accepted, landing_files, landing_table
@@ -61,15 +72,18 @@ class Report:
         }
 
 
-def register_views(spark: SparkSession, lake: TableReader) -> None:
+def read_tables(spark: SparkSession, lake: TableReader) -> dict[Table, DataFrame]:
+    """Every table of the lake, ingested to curated, as DataFrames (nothing is read until they are used)."""
+    return {table: lake.read(spark, table) for table in (*INGESTED_TABLES, *OUTPUT_TABLES)}
+
+
+def register_views(tables: Mapping[Table, DataFrame]) -> None:
     """Temporary views named as the Data Catalog tables: the landing tables (from the ingested tables, one row per
     landing line, as Athena's JSON SerDe shows them) and every output table."""
     for source in SOURCES:
-        landing_table(lake.read(spark, ingested_table(source)), source).createOrReplaceTempView(
-            f"{source.name}_landing"
-        )
+        landing_table(tables[ingested_table(source)], source).createOrReplaceTempView(f"{source.name}_landing")
     for table in OUTPUT_TABLES:
-        lake.read(spark, table).createOrReplaceTempView(table.name)
+        tables[table].createOrReplaceTempView(table.name)
 
 
 def _row_counts(spark: SparkSession, query: Query) -> dict[str, int]:
@@ -79,21 +93,17 @@ def _row_counts(spark: SparkSession, query: Query) -> dict[str, int]:
 
 def count_tables(spark: SparkSession, lake: TableReader) -> dict[str, int]:
     """Rows of every table, landing to curated, by the ``row_counts`` query of ``validation.sql``."""
-    register_views(spark, lake)
+    register_views(read_tables(spark, lake))
     (query,) = [query for query in validation_queries() if query.kind == "count"]
     return _row_counts(spark, query)
 
 
-def lines_by_file(spark: SparkSession, lake: Lake) -> list[FileCounts]:
+def lines_by_file(tables: Mapping[Table, DataFrame]) -> list[FileCounts]:
     """Per landing file: its non-blank lines, and how many were accepted and rejected."""
     counts = []
     for source in SOURCES:
-        rows = (
-            lake.read(spark, ingested_table(source))
-            .groupBy(FILE)
-            .agg(F.count(F.lit(1)).alias("lines"), F.count(REASON).alias("rejected"))
-            .collect()
-        )
+        per_file = tables[ingested_table(source)].groupBy(FILE)
+        rows = per_file.agg(F.count(F.lit(1)).alias("lines"), F.count(REASON).alias("rejected")).collect()
         counts += [
             FileCounts(source.name, row[FILE], row["lines"], row["lines"] - row["rejected"], row["rejected"])
             for row in rows
@@ -104,25 +114,27 @@ def lines_by_file(spark: SparkSession, lake: Lake) -> list[FileCounts]:
 def verify(spark: SparkSession, lake: Lake, landing_root: str | None = None, by_file: bool = False) -> Report:
     """Count every table and run every check over the lake's tables; with the landing root, also check that every
     landing file has been ingested as it is now."""
-    register_views(spark, lake)
-    counts: dict[str, int] = {}
-    checks: list[Check] = []
-    info: dict[str, int] = {}
-    for query in validation_queries():
-        if query.kind == "count":
-            counts = _row_counts(spark, query)
-        elif query.kind == "check":
-            checks.append(Check(query.name, int(spark.sql(query.sql).collect()[0]["violations"])))
-        else:
-            info[query.name] = int(spark.sql(query.sql).collect()[0][0])
+    with reused(read_tables(spark, lake)) as tables:
+        register_views(tables)
+        counts: dict[str, int] = {}
+        checks: list[Check] = []
+        info: dict[str, int] = {}
+        for query in validation_queries():
+            if query.kind == "count":
+                counts = _row_counts(spark, query)
+            elif query.kind == "check":
+                checks.append(Check(query.name, int(spark.sql(query.sql).collect()[0]["violations"])))
+            else:
+                info[query.name] = int(spark.sql(query.sql).collect()[0][0])
 
-    state = load_state(lake.store, lake.table_format)
-    for source in SOURCES:
-        accepted_lines = accepted(lake.read(spark, ingested_table(source)), source).count()
-        unaccounted = counts[f"{source.name}_landing"] - accepted_lines - counts[rejected_table(source).name]
-        checks.append(Check(f"{source.name}_landing_accepted_or_rejected", abs(unaccounted)))
-        if landing_root is not None:
-            changes = compare(landing_files(landing_root, source), state.ledger(source.name))
-            stale = len(changes.new) + len(changes.changed) + len(changes.removed)
-            checks.append(Check(f"{source.name}_landing_files_ingested", stale))
-    return Report(counts, checks, info, lines_by_file(spark, lake) if by_file else [])
+        state = load_state(lake.store, lake.table_format)
+        for source in SOURCES:
+            accepted_lines = accepted(tables[ingested_table(source)], source).count()
+            unaccounted = counts[f"{source.name}_landing"] - accepted_lines - counts[rejected_table(source).name]
+            checks.append(Check(f"{source.name}_landing_accepted_or_rejected", abs(unaccounted)))
+            if landing_root is not None:
+                changes = compare(landing_files(landing_root, source), state.ledger(source.name))
+                stale = len(changes.new) + len(changes.changed) + len(changes.removed)
+                checks.append(Check(f"{source.name}_landing_files_ingested", stale))
+        files = lines_by_file(tables) if by_file else []
+    return Report(counts, checks, info, files)

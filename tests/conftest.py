@@ -38,6 +38,20 @@ def only_on(engine: str) -> Callable[[Test], Test]:
     return decorate
 
 
+CLASSIC_ON_THE_SAIL_WORKER = {"test_s3", "test_glue_jobs"}
+"""Modules whose classic-Spark tests run in the Sail tests' process, once those are done: the classic tests are the
+longer queue, and a process switches engines once (stopping one before it starts the other)."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        groups = {str(mark.args[0]) for mark in item.iter_markers("xdist_group")}
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if "spark" in groups and module in CLASSIC_ON_THE_SAIL_WORKER:
+            item.add_marker(pytest.mark.xdist_group("later"))
+
+
 @pytest.fixture(
     scope="session",
     params=[pytest.param(engine, marks=pytest.mark.xdist_group(engine)) for engine in engines.ENGINES],

@@ -62,8 +62,9 @@ def test_a_lake_in_s3_is_built_verified_and_read_back_exact(
         assert_df_equality(
             Lake(lake).read(spark, table), expected_table(spark, table), ignore_row_order=True, ignore_nullable=True
         )
-    code, out = stedi("run", "--landing", buckets, "--lake", lake, "--engine", engine)
-    assert (code, out.splitlines()[1]) == (0, "customer         0        0        0          1             0")
+    if engine == "sail":  # the ledger in S3 is the library's own Python; a second classic run would show nothing new
+        code, out = stedi("run", "--landing", buckets, "--lake", lake, "--engine", engine)
+        assert (code, out.splitlines()[1]) == (0, "customer         0        0        0          1             0")
 
 
 def test_an_unreachable_endpoint_is_one_line(buckets: str) -> None:

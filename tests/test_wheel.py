@@ -50,6 +50,16 @@ def glue_like_environment(python: Path) -> dict[str, str]:
     return {**environment, "PYSPARK_PYTHON": str(python)}
 
 
+def pyspark_wheel_folder() -> Path:
+    """PySpark is published as a source archive, which uv builds anew at every install (twenty seconds and more):
+    build its wheel once, into the project's cache, and install from there."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stedi-transforms" / "wheels"
+    if not any(folder.glob("pyspark-4.1.1-*.whl")):
+        command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "pyspark==4.1.1", "-w", str(folder)]
+        subprocess.run(command, check=True, capture_output=True)
+    return folder
+
+
 def test_the_wheel_runs_a_glue_job_in_a_clean_environment(tmp_path: Path) -> None:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv is None:
@@ -77,6 +87,8 @@ def test_the_wheel_runs_a_glue_job_in_a_clean_environment(tmp_path: Path) -> Non
             "--quiet",
             "--python",
             str(python),
+            "--find-links",
+            str(pyspark_wheel_folder()),
             str(wheel),
             "pyspark==4.1.1",
             "AWSGlueDataplanePython==5.1.0",
