@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from stedi_transforms.cli_lake import UsageError
+from stedi_transforms.cli_lake import UsageError, add_option_arguments, options_of
 from stedi_transforms.deploy import GLUE_VERSIONS, GlueSettings, deploy, plan, run_jobs, teardown
 from stedi_transforms.glue import GLUE_FORMATS
 from stedi_transforms.queries import DEFAULT_DATABASE, render, sql_files
+from stedi_transforms.transforms import Options
 
 
 def add_commands(commands: Any) -> None:
@@ -34,6 +35,7 @@ def add_commands(commands: Any) -> None:
             command.add_argument("--role", required=True, help="the IAM role ARN the jobs run as")
             command.add_argument("--glue-version", choices=GLUE_VERSIONS, default=GLUE_VERSIONS[0])
             command.add_argument("--format", choices=GLUE_FORMATS, default="json", help="the jobs' table format")
+            add_option_arguments(command)
             command.add_argument("--wheel", help="the wheel to ship (default: the newest in dist/, `make wheel`)")
             command.add_argument("--dry-run", action="store_true", help="print the plan, touch nothing")
         if name == "teardown":
@@ -65,6 +67,7 @@ def command_glue(args: argparse.Namespace, out: TextIO) -> int:
         database=args.database,
         glue_version=getattr(args, "glue_version", GLUE_VERSIONS[0]),
         table_format=getattr(args, "format", "json"),
+        options=options_of(args) if args.glue_command == "deploy" else Options(),
     )
     if args.glue_command == "deploy":
         wheel = Path(args.wheel) if args.wheel else _newest_wheel()

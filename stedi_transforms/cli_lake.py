@@ -14,9 +14,10 @@ from rich.table import Table as RichTable
 from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, get_session, require, use_s3
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
 from stedi_transforms.ledger import RunRecord, history, recorded_format
-from stedi_transforms.pipeline import JobResult, check_landing, update
+from stedi_transforms.pipeline import JobResult, Settings, check_landing, update
 from stedi_transforms.reader import sample_landing
 from stedi_transforms.storage import check_s3, is_s3
+from stedi_transforms.transforms import ML_JOINS, Options
 from stedi_transforms.verify import Report, verify
 
 DEFAULT_LAKE = "lake"
@@ -39,6 +40,7 @@ def add_commands(commands: Any) -> None:
     run_parser.add_argument(
         "--full-refresh", action="store_true", help="parse every landing file again and rebuild every table"
     )
+    add_option_arguments(run_parser)
     run_parser.set_defaults(handler=command_run)
 
     verify_parser = commands.add_parser("verify", help="count every table and run the checks over a lake")
@@ -84,6 +86,26 @@ def _progress(result: JobResult) -> None:
     _console(sys.stderr).print(f"  {result.name:<36} {result.seconds:6.2f} s  {written}")
 
 
+def add_option_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ML table's options, the same for ``stedi run`` and ``stedi glue deploy``."""
+    parser.add_argument(
+        "--ml-join",
+        choices=ML_JOINS,
+        default=ML_JOINS[0],
+        help="pair each step-trainer reading with every phone reading of that moment (timestamp, the original "
+        "design) or only with its device owner's (owner)",
+    )
+    parser.add_argument(
+        "--consent-cutoff",
+        action="store_true",
+        help="keep only readings taken at or after their customer's shareWithResearchAsOfDate",
+    )
+
+
+def options_of(args: argparse.Namespace) -> Options:
+    return Options(args.ml_join, args.consent_cutoff)
+
+
 def command_run(args: argparse.Namespace, out: TextIO) -> int:
     lake_root = _absolute(args.lake or DEFAULT_LAKE)
     landing = _absolute(args.landing or args.lake or str(sample_landing()))
@@ -98,7 +120,8 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
     spark = get_session(args.engine)
     if is_s3(lake_root) or is_s3(landing):
         use_s3(spark, s3)
-    record = update(spark, landing, lake, args.engine, full_refresh=args.full_refresh, on_job_done=_progress)
+    settings = Settings(args.full_refresh, options=options_of(args))
+    record = update(spark, landing, lake, args.engine, settings, on_job_done=_progress)
     console = _console(out)
     _print_files(record, console)
     _print_counts(record.rows, console)

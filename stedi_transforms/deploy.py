@@ -18,6 +18,7 @@ from stedi_transforms.lake import OUTPUT_TABLES, Lake
 from stedi_transforms.pipeline import JOBS
 from stedi_transforms.queries import DEFAULT_DATABASE
 from stedi_transforms.schemas import SOURCES, Source
+from stedi_transforms.transforms import Options
 
 GLUE_VERSIONS = ("6.0", "5.1")
 ARTIFACTS = "glue"  # s3://<bucket>/glue/: the wheel and the job scripts
@@ -40,6 +41,7 @@ class GlueSettings:
     database: str = DEFAULT_DATABASE
     glue_version: str = GLUE_VERSIONS[0]
     table_format: str = "json"
+    options: Options = field(default_factory=Options)
 
     def __post_init__(self) -> None:
         if self.glue_version not in GLUE_VERSIONS:
@@ -75,6 +77,10 @@ def job_definition(settings: GlueSettings, job_name: str, wheel_name: str) -> di
         "--enable-glue-datacatalog": "true",
         "--job-language": "python",
     }
+    if settings.options.ml_join != Options().ml_join:
+        arguments["--ML_JOIN"] = settings.options.ml_join
+    if settings.options.consent_cutoff:
+        arguments["--CONSENT_CUTOFF"] = "true"
     if settings.table_format == "delta":
         arguments |= {"--datalake-formats": "delta", "--conf": DELTA_CONF}
     return {

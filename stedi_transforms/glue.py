@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -18,28 +18,30 @@ from pyspark.sql import DataFrame, SparkSession
 from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
 from stedi_transforms.ledger import RunRecord, now, record_run
 from stedi_transforms.lock import lake_lock, new_run_id
-from stedi_transforms.pipeline import Job, JobResult
+from stedi_transforms.pipeline import Job, JobResult, Settings
 from stedi_transforms.storage import Store
+from stedi_transforms.transforms import Options
 
 GLUE_FORMATS = ("json", "glueparquet", "delta")
 """json and glueparquet go through the catalog-updating sink (Glue Studio's way); delta through the DataFrame API."""
 _LAKE_FORMATS = {"json": "json", "glueparquet": "parquet", "delta": "delta"}
 
 REQUIRED_ARGUMENTS = ("JOB_NAME", "LAKE", "DATABASE", "FORMAT")
-OPTIONAL_ARGUMENTS = ("LANDING", "FULL_REFRESH")
+OPTIONAL_ARGUMENTS = ("LANDING", "FULL_REFRESH", "ML_JOIN", "CONSENT_CUTOFF")
 
 
 @dataclass(frozen=True)
 class JobArguments:
     """A job's arguments: ``--JOB_NAME``, ``--LAKE s3://bucket/prefix``, ``--DATABASE``, ``--FORMAT`` and
-    optionally ``--LANDING`` (default: the lake itself) and ``--FULL_REFRESH true``."""
+    optionally ``--LANDING`` (default: the lake itself), ``--FULL_REFRESH true``, and the ML table's options
+    ``--ML_JOIN timestamp|owner`` and ``--CONSENT_CUTOFF true``."""
 
     job_name: str
     lake: str
     database: str
     table_format: str
     landing: str
-    full_refresh: bool = False
+    settings: Settings = field(default_factory=Settings)
 
     def __post_init__(self) -> None:
         if self.table_format not in GLUE_FORMATS:
@@ -61,7 +63,13 @@ def resolve_arguments(argv: Sequence[str]) -> JobArguments:
         database=options["DATABASE"],
         table_format=options["FORMAT"],
         landing=options.get("LANDING") or options["LAKE"],
-        full_refresh=options.get("FULL_REFRESH", "false").lower() == "true",
+        settings=Settings(
+            full_refresh=options.get("FULL_REFRESH", "false").lower() == "true",
+            options=Options(
+                ml_join=options.get("ML_JOIN", "timestamp"),
+                consent_cutoff=options.get("CONSENT_CUTOFF", "false").lower() == "true",
+            ),
+        ),
     )
 
 
@@ -84,8 +92,8 @@ class GlueTableIO:
         return self._lake.table_format
 
     @property
-    def full_refresh(self) -> bool:
-        return self._arguments.full_refresh
+    def settings(self) -> Settings:
+        return self._arguments.settings
 
     @property
     def incremental(self) -> bool:
@@ -167,7 +175,7 @@ def run_glue_job(job: Job, argv: Sequence[str] | None = None) -> JobResult:
     """
     started_at, started = now(), time.perf_counter()
     with glue_job(argv) as (spark, landing, io):
-        result = job(spark, landing, io, full_refresh=io.full_refresh)
+        result = job(spark, landing, io, io.settings)
         record = RunRecord(
             run_id=new_run_id(),
             job=job.__name__,
@@ -179,7 +187,8 @@ def run_glue_job(job: Job, argv: Sequence[str] | None = None) -> JobResult:
             files={name: changes.as_json() for name, changes in result.files.items()},
             lines_ingested=result.lines_parsed,
             rows_written={name: io.read(spark, _table_named(name)).count() for name in result.written},
-            full_refresh=io.full_refresh,
+            full_refresh=io.settings.full_refresh,
+            options=asdict(io.settings.options),
         )
         record_run(io.store, record)
     return result

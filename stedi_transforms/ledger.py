@@ -52,7 +52,7 @@ class LakeState:
 
     table_format: str
     sources: dict[str, SourceLedger] = field(default_factory=dict)
-    built: dict[str, dict[str, int]] = field(default_factory=dict)
+    built: dict[str, dict[str, int | str]] = field(default_factory=dict)
 
     def ledger(self, source: str) -> SourceLedger:
         return self.sources.setdefault(source, SourceLedger())
@@ -81,6 +81,12 @@ def load_state(store: Store, table_format: str) -> LakeState:
         },
         built=raw["built"],
     )
+
+
+def recorded_options(state: LakeState) -> dict[str, str]:
+    """The ML table's options the lake's tables were built with, as the state recorded them."""
+    built = state.built.get("machine_learning_curated", {})
+    return {name: str(built[name]) for name in ("ml_join", "consent_cutoff") if name in built}
 
 
 def recorded_format(store: Store) -> str | None:
@@ -158,6 +164,7 @@ class RunRecord:
     rows_written: dict[str, int]
     rows: dict[str, int] = field(default_factory=dict)
     full_refresh: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

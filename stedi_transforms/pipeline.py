@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import asdict, dataclass, field, replace
+from types import MappingProxyType
 from typing import Protocol
 
 from pyspark.sql import DataFrame, SparkSession
@@ -53,6 +53,7 @@ from stedi_transforms.lock import lake_lock, new_run_id
 from stedi_transforms.reader import accepted, landing_files, read_files, rejected
 from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, SOURCES, STEP_TRAINER, Source
 from stedi_transforms.storage import FileEntry, Store
+from stedi_transforms.transforms import Options
 from stedi_transforms.verify import count_tables
 
 
@@ -116,17 +117,27 @@ class JobResult:
     written: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """How a job runs: ``full_refresh`` parses every landing file again and rebuilds every table; ``ingest=False``
+    leaves out the job's own ingestion (:func:`run` ingests every source first); ``options`` are the ML table's
+    (:class:`stedi_transforms.transforms.Options`)."""
+
+    full_refresh: bool = False
+    ingest: bool = True
+    options: Options = field(default_factory=Options)
+
+
 class _Job:
     """One job's view of the lake: its state, loaded at the start and saved after every commit."""
 
-    def __init__(
-        self, name: str, spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool, ingest: bool = True
-    ) -> None:
+    def __init__(self, name: str, spark: SparkSession, landing_root: str, io: TableIO, settings: Settings) -> None:
         self.spark = spark
         self.landing_root = landing_root
         self.io = io
-        self.full_refresh = full_refresh or not io.incremental
-        self.ingests = ingest
+        self.full_refresh = settings.full_refresh or not io.incremental
+        self.ingests = settings.ingest
+        self.options = settings.options
         self.state = load_state(io.store, io.table_format)
         self.result = JobResult(name)
         self._lock = threading.Lock()  # sources may be ingested side by side (see :func:`run`)
@@ -191,21 +202,28 @@ class _Job:
             ingested if rebuild else ingested.filter(F.col(FILE).isin(sorted(parsed)))
         ).count()
 
-    def built_from(self, inputs: Sequence[Table]) -> dict[str, int]:
-        """The source generations a table built now from ``inputs`` would reflect."""
-        seen: dict[str, int] = {}
+    def built_from(self, inputs: Sequence[Table], options: Mapping[str, str]) -> dict[str, int | str]:
+        """What a table built now from ``inputs`` with ``options`` would reflect: the generations of the sources
+        behind it, and the options it and its inputs were built with (a conflict makes it always out of date)."""
+        seen: dict[str, int | str] = dict(options)
         for table in inputs:
             if table.zone == "ingested":
-                reflected = self.state.generations((table.entity,))
+                reflected: Mapping[str, int | str] = self.state.generations((table.entity,))
             else:
                 reflected = self.state.built.get(table.name, {})
-            for source, generation in reflected.items():
-                seen[source] = generation if seen.get(source, generation) == generation else -1
+            for key, value in reflected.items():
+                seen[key] = value if seen.get(key, value) == value else -1
         return seen
 
-    def build(self, table: Table, inputs: Sequence[Table], compute: Callable[[], DataFrame]) -> None:
-        """Write ``table`` from its inputs, unless it already reflects what they hold now."""
-        seen = self.built_from(inputs)
+    def build(
+        self,
+        table: Table,
+        inputs: Sequence[Table],
+        compute: Callable[[], DataFrame],
+        options: Mapping[str, str] = MappingProxyType({}),
+    ) -> None:
+        """Write ``table`` from its inputs, unless it already reflects what they hold now (and the options)."""
+        seen = self.built_from(inputs, options)
         if not self.full_refresh and self.state.built.get(table.name) == seen and self.io.exists(table):
             return
         with self.step(table):
@@ -213,6 +231,10 @@ class _Job:
             self.state.built[table.name] = seen
             self.save()
             self.result.written.append(table.name)
+
+    @property
+    def consent_cutoff(self) -> dict[str, str]:
+        return {"consent_cutoff": "on" if self.options.consent_cutoff else "off"}
 
     def accepted(self, source: Source) -> DataFrame:
         return accepted(self.io.read(self.spark, ingested_table(source)), source)
@@ -222,10 +244,10 @@ class _Job:
 
 
 def customer_landing_to_trusted(
-    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
+    spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
 ) -> JobResult:
     """customer landing → customer_ingested, customer_rejected, customer_trusted."""
-    job = _Job("customer_landing_to_trusted", spark, landing_root, io, full_refresh, ingest)
+    job = _Job("customer_landing_to_trusted", spark, landing_root, io, settings)
     job.ingest(CUSTOMER)
     job.build(
         CUSTOMER_TRUSTED,
@@ -236,25 +258,28 @@ def customer_landing_to_trusted(
 
 
 def accelerometer_landing_to_trusted(
-    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
+    spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
 ) -> JobResult:
     """accelerometer landing + customer_trusted → accelerometer_ingested, accelerometer_rejected,
     accelerometer_trusted."""
-    job = _Job("accelerometer_landing_to_trusted", spark, landing_root, io, full_refresh, ingest)
+    job = _Job("accelerometer_landing_to_trusted", spark, landing_root, io, settings)
     job.ingest(ACCELEROMETER)
     job.build(
         ACCELEROMETER_TRUSTED,
         (ingested_table(ACCELEROMETER), CUSTOMER_TRUSTED),
-        lambda: transforms.accelerometer_trusted(job.accepted(ACCELEROMETER), job.read(CUSTOMER_TRUSTED)),
+        lambda: transforms.accelerometer_trusted(
+            job.accepted(ACCELEROMETER), job.read(CUSTOMER_TRUSTED), settings.options.consent_cutoff
+        ),
+        job.consent_cutoff,
     )
     return job.result
 
 
 def customer_trusted_to_curated(
-    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
+    spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
 ) -> JobResult:
     """customer_trusted + accelerometer_trusted → customer_curated."""
-    job = _Job("customer_trusted_to_curated", spark, landing_root, io, full_refresh, ingest)
+    job = _Job("customer_trusted_to_curated", spark, landing_root, io, settings)
     job.build(
         CUSTOMER_CURATED,
         (CUSTOMER_TRUSTED, ACCELEROMETER_TRUSTED),
@@ -264,28 +289,37 @@ def customer_trusted_to_curated(
 
 
 def step_trainer_trusted(
-    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
+    spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
 ) -> JobResult:
     """step_trainer landing + customer_curated → step_trainer_ingested, step_trainer_rejected, step_trainer_trusted."""
-    job = _Job("step_trainer_trusted", spark, landing_root, io, full_refresh, ingest)
+    job = _Job("step_trainer_trusted", spark, landing_root, io, settings)
     job.ingest(STEP_TRAINER)
     job.build(
         STEP_TRAINER_TRUSTED,
         (ingested_table(STEP_TRAINER), CUSTOMER_CURATED),
-        lambda: transforms.step_trainer_trusted(job.accepted(STEP_TRAINER), job.read(CUSTOMER_CURATED)),
+        lambda: transforms.step_trainer_trusted(
+            job.accepted(STEP_TRAINER), job.read(CUSTOMER_CURATED), settings.options.consent_cutoff
+        ),
+        job.consent_cutoff,
     )
     return job.result
 
 
 def machine_learning_curated(
-    spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
+    spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
 ) -> JobResult:
     """step_trainer_trusted + accelerometer_trusted → machine_learning_curated."""
-    job = _Job("machine_learning_curated", spark, landing_root, io, full_refresh, ingest)
+    job = _Job("machine_learning_curated", spark, landing_root, io, settings)
     job.build(
         MACHINE_LEARNING_CURATED,
-        (STEP_TRAINER_TRUSTED, ACCELEROMETER_TRUSTED),
-        lambda: transforms.machine_learning_curated(job.read(STEP_TRAINER_TRUSTED), job.read(ACCELEROMETER_TRUSTED)),
+        (STEP_TRAINER_TRUSTED, ACCELEROMETER_TRUSTED, CUSTOMER_CURATED),
+        lambda: transforms.machine_learning_curated(
+            job.read(STEP_TRAINER_TRUSTED),
+            job.read(ACCELEROMETER_TRUSTED),
+            job.read(CUSTOMER_CURATED),
+            settings.options.ml_join,
+        ),
+        {"ml_join": settings.options.ml_join},
     )
     return job.result
 
@@ -294,7 +328,7 @@ class Job(Protocol):
     __name__: str
 
     def __call__(
-        self, spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False, ingest: bool = True
+        self, spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
     ) -> JobResult: ...
 
 
@@ -308,10 +342,10 @@ JOBS: tuple[Job, ...] = (
 """The jobs in dependency order, named as the Glue scripts in ``jobs/`` are."""
 
 
-def ingest_all(spark: SparkSession, landing_root: str, io: TableIO, full_refresh: bool = False) -> JobResult:
+def ingest_all(spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()) -> JobResult:
     """Ingest every source side by side (each landing job would ingest its own, one after the other): the engine's
     tasks for one source's files overlap another's, and a small source does not wait for a big one."""
-    job = _Job("ingest", spark, landing_root, io, full_refresh)
+    job = _Job("ingest", spark, landing_root, io, settings)
     with ThreadPoolExecutor(len(SOURCES)) as pool:
         for finished in [pool.submit(job.ingest, source) for source in SOURCES]:
             finished.result()
@@ -327,7 +361,7 @@ def run(
     spark: SparkSession,
     landing_root: str,
     io: TableIO,
-    full_refresh: bool = False,
+    settings: Settings = Settings(),
     on_job_done: Callable[[JobResult], None] = lambda result: None,
 ) -> list[JobResult]:
     """Ingest every source, then run every job in order (without its own ingestion); the caller holds the lake's
@@ -337,13 +371,10 @@ def run(
     """
     check_landing(landing_root)
     results = []
-    steps: list[Callable[[SparkSession, str, TableIO, bool], JobResult]] = [
-        ingest_all,
-        *[partial(job, ingest=False) for job in JOBS],
-    ]
+    steps: list[Callable[[SparkSession, str, TableIO, Settings], JobResult]] = [ingest_all, *JOBS]
     for step in steps:
         started = time.perf_counter()
-        result = step(spark, landing_root, io, full_refresh)
+        result = step(spark, landing_root, io, settings if step is ingest_all else replace(settings, ingest=False))
         result.seconds = time.perf_counter() - started
         results.append(result)
         on_job_done(result)
@@ -355,7 +386,7 @@ def update(
     landing_root: str,
     io: TableIO,
     engine: str,
-    full_refresh: bool = False,
+    settings: Settings = Settings(),
     on_job_done: Callable[[JobResult], None] = lambda result: None,
 ) -> RunRecord:
     """Bring the lake up to date with the landing, holding its lock, and record the run in its history: what
@@ -365,7 +396,7 @@ def update(
     """
     started, started_at, run_id = time.perf_counter(), now(), new_run_id()
     with lake_lock(io.store.root, run_id, "stedi run"):
-        results = run(spark, landing_root, io, full_refresh, on_job_done)
+        results = run(spark, landing_root, io, settings, on_job_done)
         rows = count_tables(spark, io)
         record = RunRecord(
             run_id=run_id,
@@ -382,7 +413,8 @@ def update(
                 name: rows[name.replace("_ingested", "_landing")] for result in results for name in result.written
             },
             rows=rows,
-            full_refresh=full_refresh,
+            full_refresh=settings.full_refresh,
+            options=asdict(settings.options),
         )
         record_run(io.store, record)
     return record

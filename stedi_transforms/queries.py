@@ -54,6 +54,6 @@ def named_queries(text: str) -> list[Query]:
     ]
 
 
-def validation_queries() -> list[Query]:
-    """The validation queries of ``validation.sql``."""
-    return named_queries(sql_text("validation.sql"))
+def validation_queries(name: str = "validation.sql") -> list[Query]:
+    """The validation queries of ``validation.sql`` (or of another file of them, such as the checks of an option)."""
+    return named_queries(sql_text(name))

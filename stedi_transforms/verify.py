@@ -26,7 +26,7 @@ from stedi_transforms.lake import (
     ingested_table,
     rejected_table,
 )
-from stedi_transforms.ledger import compare, load_state
+from stedi_transforms.ledger import compare, load_state, recorded_options
 from stedi_transforms.queries import Query, validation_queries
 from stedi_transforms.reader import accepted, landing_files, landing_table
 from stedi_transforms.schemas import FILE, REASON, SOURCES
@@ -57,6 +57,7 @@ class Report:
     checks: list[Check]
     info: dict[str, int] = field(default_factory=dict)
     files: list[FileCounts] = field(default_factory=list)
+    options: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -68,6 +69,7 @@ class Report:
             "checks": [{**asdict(check), "passed": check.passed} for check in self.checks],
             "info": self.info,
             "files": [asdict(entry) for entry in self.files],
+            "options": self.options,
             "passed": self.passed,
         }
 
@@ -119,7 +121,14 @@ def verify(spark: SparkSession, lake: Lake, landing_root: str | None = None, by_
         counts: dict[str, int] = {}
         checks: list[Check] = []
         info: dict[str, int] = {}
-        for query in validation_queries():
+        state = load_state(lake.store, lake.table_format)
+        options = recorded_options(state)
+        queries = validation_queries()
+        if options.get("ml_join") == "owner":
+            queries += validation_queries("validation_owner_join.sql")
+        if options.get("consent_cutoff") == "on":
+            queries += validation_queries("validation_consent_cutoff.sql")
+        for query in queries:
             if query.kind == "count":
                 counts = _row_counts(spark, query)
             elif query.kind == "check":
@@ -127,7 +136,6 @@ def verify(spark: SparkSession, lake: Lake, landing_root: str | None = None, by_
             else:
                 info[query.name] = int(spark.sql(query.sql).collect()[0][0])
 
-        state = load_state(lake.store, lake.table_format)
         for source in SOURCES:
             accepted_lines = accepted(tables[ingested_table(source)], source).count()
             unaccounted = counts[f"{source.name}_landing"] - accepted_lines - counts[rejected_table(source).name]
@@ -137,4 +145,4 @@ def verify(spark: SparkSession, lake: Lake, landing_root: str | None = None, by_
                 stale = len(changes.new) + len(changes.changed) + len(changes.removed)
                 checks.append(Check(f"{source.name}_landing_files_ingested", stale))
         files = lines_by_file(tables) if by_file else []
-    return Report(counts, checks, info, files)
+    return Report(counts, checks, info, files, options)

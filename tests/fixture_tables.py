@@ -147,3 +147,26 @@ EXPECTED_COUNTS = {
 
 def expected_table(spark: SparkSession, table: lake.Table) -> DataFrame:
     return spark.createDataFrame(EXPECTED[table.name], table.schema)
+
+
+OWNER_JOIN = [
+    (T + 1000, "dev-ada", 40, T + 1000, 0.1, 0.2, 0.3),
+    (T + 2000, "dev-ada", 38, T + 2000, 1.0, 0.0, -1.0),
+    (T + 2000, "dev-shared", 55, T + 2000, -0.4, 0.8, 0.0),
+    (T + 3000, "dev-ada", 36, T + 3000, 0.5, 0.5, 0.5),
+    (T + 4000, "dev-di", 12, T + 4000, 1.0, 2.0, 3.0),
+]
+"""machine_learning_curated with the owner join: Fay's reading no longer pairs with Ada's device, nor Ada's with
+the device Fay shares with Gus (who never consents)."""
+
+CONSENT_CUTOFF: dict[str, list[tuple[Any, ...]]] = {
+    # Di granted consent at T + 250 s, after her only reading (T + 4 s): it goes, and with it her curated record
+    # and her device's readings.
+    "accelerometer_trusted": [row for row in EXPECTED["accelerometer_trusted"] if row[0] != "di@stedi.test"],
+    "customer_curated": [ADA, FAY],
+    "step_trainer_trusted": [row for row in EXPECTED["step_trainer_trusted"] if row[1] != "dev-di"],
+    "machine_learning_curated": [row for row in EXPECTED["machine_learning_curated"] if row[1] != "dev-di"],
+}
+"""What the consent cutoff changes on the fixtures (every other table is as in EXPECTED)."""
+
+BOTH_OPTIONS_MACHINE_LEARNING = [row for row in OWNER_JOIN if row[1] != "dev-di"]

@@ -107,6 +107,17 @@ def test_deploy_creates_exactly_the_resources(aws: tuple[Any, Any], wheel: Path)
     assert sorted(glue.list_jobs()["JobNames"]) == sorted(JOBS)
 
 
+def test_deploy_passes_the_ml_options_to_every_job(aws: tuple[Any, Any], wheel: Path) -> None:
+    _, glue = aws
+    code, _ = stedi(
+        "glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel),
+        "--ml-join", "owner", "--consent-cutoff",
+    )  # fmt: skip
+    assert code == 0
+    arguments = [glue.get_job(JobName=job)["Job"]["DefaultArguments"] for job in JOBS]
+    assert [(a.get("--ML_JOIN"), a.get("--CONSENT_CUTOFF")) for a in arguments] == [("owner", "true")] * len(JOBS)
+
+
 def test_deploy_twice_updates_in_place(aws: tuple[Any, Any], wheel: Path) -> None:
     _, glue = aws
     stedi("glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel))

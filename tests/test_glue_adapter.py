@@ -14,6 +14,8 @@ from awsglue.utils import GlueArgumentError
 
 from stedi_transforms import pipeline
 from stedi_transforms.glue import JobArguments, resolve_arguments
+from stedi_transforms.pipeline import Settings
+from stedi_transforms.transforms import Options
 from tests import glue_double
 
 # No Spark session here: run on the Sail worker, whose queue is the shorter one.
@@ -28,9 +30,24 @@ def test_the_landing_defaults_to_the_lake() -> None:
     assert resolve_arguments(BASE) == JobArguments("j", "s3://stedi/lake", "stedi", "json", "s3://stedi/lake")
 
 
-def test_a_separate_landing_root_and_a_full_refresh_are_taken() -> None:
-    arguments = resolve_arguments([*BASE, "--LANDING", "s3://raw/landing", "--FULL_REFRESH", "true"])
-    assert (arguments.landing, arguments.full_refresh) == ("s3://raw/landing", True)
+def test_a_separate_landing_root_a_full_refresh_and_the_ml_options_are_taken() -> None:
+    arguments = resolve_arguments(
+        [
+            *BASE,
+            "--LANDING",
+            "s3://raw/landing",
+            "--FULL_REFRESH",
+            "true",
+            "--ML_JOIN",
+            "owner",
+            "--CONSENT_CUTOFF",
+            "true",
+        ]
+    )
+    assert (arguments.landing, arguments.settings) == (
+        "s3://raw/landing",
+        Settings(full_refresh=True, options=Options(ml_join="owner", consent_cutoff=True)),
+    )
 
 
 def test_a_missing_required_argument_stops_the_job() -> None:

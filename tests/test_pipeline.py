@@ -8,16 +8,27 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 from deltalake import DeltaTable
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
-from stedi_transforms.lake import CUSTOMER_TRUSTED, INGESTED_TABLES, OUTPUT_TABLES, Lake
-from stedi_transforms.pipeline import JOBS, LandingError, check_landing, run
+from stedi_transforms.lake import (
+    CUSTOMER_TRUSTED,
+    INGESTED_TABLES,
+    MACHINE_LEARNING_CURATED,
+    OUTPUT_TABLES,
+    Lake,
+    Table,
+)
+from stedi_transforms.pipeline import JOBS, LandingError, Settings, check_landing, run
+from stedi_transforms.transforms import Options
 from stedi_transforms.verify import FileCounts, count_tables, verify
 from tests.conftest import only_on
 from tests.fixture_tables import (
     ACCELEROMETER_FILES,
+    BOTH_OPTIONS_MACHINE_LEARNING,
+    CONSENT_CUTOFF,
     CUSTOMER_FILE,
     EXPECTED_COUNTS,
+    OWNER_JOIN,
     STEP_TRAINER_FILE,
     expected_table,
 )
@@ -63,7 +74,7 @@ def test_a_delta_lake_is_written_once_left_alone_when_nothing_is_new_and_rebuilt
     rerun = run(spark, fixtures_landing, lake)
     assert [name for result in rerun for name in result.written] == []
     assert versions(lake) == {table.name: 1 for table in LAKE_TABLES}
-    run(spark, fixtures_landing, lake, full_refresh=True)
+    run(spark, fixtures_landing, lake, Settings(full_refresh=True))
     assert versions(lake) == {table.name: 2 for table in LAKE_TABLES}
     assert_lake_holds_the_expected_tables(spark, lake)
 
@@ -130,3 +141,86 @@ def test_verify_finds_landing_files_the_lake_has_not_ingested(
     (landing / STEP_TRAINER_FILE).unlink()
     failed = {check.name: check.violations for check in verify(spark, lake, str(landing)).checks if not check.passed}
     assert failed == {"customer_landing_files_ingested": 1, "step_trainer_landing_files_ingested": 1}
+
+
+def expected_with(spark: SparkSession, table: Table, rows: list[tuple[object, ...]] | None) -> DataFrame:
+    return spark.createDataFrame(rows, table.schema) if rows is not None else expected_table(spark, table)
+
+
+def assert_options_give(
+    spark: SparkSession, options: Options, changed: dict[str, list[tuple[object, ...]]], landing: str, folder: Path
+) -> None:
+    lake = Lake(str(folder / "lake"), "delta")
+    run(spark, landing, lake, Settings(options=options))
+    for table in OUTPUT_TABLES:
+        assert_df_equality(
+            lake.read(spark, table),
+            expected_with(spark, table, changed.get(table.name)),
+            ignore_row_order=True,
+            ignore_nullable=True,
+        )
+    report = verify(spark, lake)
+    assert (report.options, [check.name for check in report.checks if not check.passed]) == (
+        {"ml_join": options.ml_join, "consent_cutoff": "on" if options.consent_cutoff else "off"},
+        [],
+    )
+
+
+BOTH_OPTIONS = {**CONSENT_CUTOFF, "machine_learning_curated": BOTH_OPTIONS_MACHINE_LEARNING}
+
+
+@only_on("sail")  # classic Spark runs the two together below, and each alone in test_transforms
+@pytest.mark.parametrize(
+    ("options", "changed"),
+    [
+        (Options(ml_join="owner"), {"machine_learning_curated": OWNER_JOIN}),
+        (Options(consent_cutoff=True), CONSENT_CUTOFF),
+        (Options(ml_join="owner", consent_cutoff=True), BOTH_OPTIONS),
+    ],
+    ids=["owner join", "consent cutoff", "both"],
+)
+def test_each_ml_option_alone_and_together_gives_the_rows_written_here(
+    spark: SparkSession,
+    options: Options,
+    changed: dict[str, list[tuple[object, ...]]],
+    fixtures_landing: str,
+    tmp_path: Path,
+) -> None:
+    assert_options_give(spark, options, changed, fixtures_landing, tmp_path)
+
+
+@only_on("spark")
+def test_the_ml_options_together_give_the_rows_written_here_on_classic_spark(
+    spark: SparkSession, fixtures_landing: str, tmp_path: Path
+) -> None:
+    assert_options_give(spark, Options(ml_join="owner", consent_cutoff=True), BOTH_OPTIONS, fixtures_landing, tmp_path)
+
+
+@only_on("sail")  # which tables a run rebuilds is the library's own Python, the same on both engines
+def test_a_run_with_other_options_rebuilds_what_they_change(
+    spark: SparkSession, fixtures_landing: str, tmp_path: Path
+) -> None:
+    lake = Lake(str(tmp_path / "lake"), "delta")
+    run(spark, fixtures_landing, lake)
+    owner = run(spark, fixtures_landing, lake, Settings(options=Options(ml_join="owner")))
+    assert [name for result in owner for name in result.written] == ["machine_learning_curated"]
+    cutoff = run(spark, fixtures_landing, lake, Settings(options=Options(ml_join="owner", consent_cutoff=True)))
+    assert [name for result in cutoff for name in result.written] == [
+        "accelerometer_trusted",
+        "customer_curated",
+        "step_trainer_trusted",
+        "machine_learning_curated",
+    ]
+    assert_df_equality(
+        lake.read(spark, MACHINE_LEARNING_CURATED),
+        spark.createDataFrame(BOTH_OPTIONS_MACHINE_LEARNING, MACHINE_LEARNING_CURATED.schema),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+    assert [name for result in run(spark, fixtures_landing, lake) for name in result.written] == [
+        "accelerometer_trusted",
+        "customer_curated",
+        "step_trainer_trusted",
+        "machine_learning_curated",
+    ]
+    assert_lake_holds_the_expected_tables(spark, lake)

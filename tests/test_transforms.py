@@ -254,3 +254,90 @@ def test_machine_learning_curated_carries_no_email(spark: SparkSession) -> None:
         "y",
         "z",
     ]
+
+
+# the ML table's options
+
+
+def test_the_owner_join_pairs_a_device_only_with_its_owners_readings(spark: SparkSession) -> None:
+    """Ada owns d1; Fay and Gus share d2, but Gus is not curated. At 2000 Ada's and Fay's phones both record."""
+    curated = frame(spark, [customer("ada@x", "d1", 1, 1, 1), customer("fay@x", "d2", 1, 1, 1)], CUSTOMER_SCHEMA)
+    steps = frame(spark, [(1000, "d1", 40), (2000, "d1", 38), (2000, "d2", 55), (3000, "d2", 50)], STEP_TRAINER_SCHEMA)
+    readings = frame(
+        spark,
+        [
+            ("ada@x", 1000, 0.1, 0.2, 0.3),
+            ("ada@x", 2000, 1.0, 0.0, -1.0),
+            ("fay@x", 2000, -0.4, 0.8, 0.0),
+            ("gus@x", 3000, 0.5, 0.5, 0.5),
+        ],
+        ACCELEROMETER_SCHEMA,
+    )
+    expected = frame(
+        spark,
+        [
+            (1000, "d1", 40, 1000, 0.1, 0.2, 0.3),
+            (2000, "d1", 38, 2000, 1.0, 0.0, -1.0),
+            (2000, "d2", 55, 2000, -0.4, 0.8, 0.0),
+        ],
+        MACHINE_LEARNING_CURATED_SCHEMA,
+    )
+    assert_same_rows(transforms.machine_learning_curated(steps, readings, curated, ml_join="owner"), expected)
+
+
+def test_a_device_shared_by_two_curated_owners_pairs_with_both_of_their_readings(spark: SparkSession) -> None:
+    curated = frame(spark, [customer("fay@x", "d2", 1, 1, 1), customer("gus@x", "d2", 1, 1, 1)], CUSTOMER_SCHEMA)
+    steps = frame(spark, [(2000, "d2", 55)], STEP_TRAINER_SCHEMA)
+    readings = frame(
+        spark,
+        [("fay@x", 2000, -0.4, 0.8, 0.0), ("gus@x", 2000, 0.5, 0.5, 0.5), ("ada@x", 2000, 1.0, 1.0, 1.0)],
+        ACCELEROMETER_SCHEMA,
+    )
+    expected = frame(
+        spark,
+        [(2000, "d2", 55, 2000, -0.4, 0.8, 0.0), (2000, "d2", 55, 2000, 0.5, 0.5, 0.5)],
+        MACHINE_LEARNING_CURATED_SCHEMA,
+    )
+    assert_same_rows(transforms.machine_learning_curated(steps, readings, curated, ml_join="owner"), expected)
+
+
+def test_the_owner_join_needs_the_curated_customers(spark: SparkSession) -> None:
+    steps = frame(spark, [(1000, "d1", 40)], STEP_TRAINER_SCHEMA)
+    readings = frame(spark, [("ada@x", 1000, 0.1, 0.2, 0.3)], ACCELEROMETER_SCHEMA)
+    with pytest.raises(ValueError, match="the owner join needs customers_curated"):
+        transforms.machine_learning_curated(steps, readings, ml_join="owner")
+    with pytest.raises(ValueError, match="unknown ML join 'email'; choose one of timestamp, owner"):
+        transforms.Options(ml_join="email")
+
+
+def test_the_consent_cutoff_keeps_readings_taken_from_consent_on(spark: SparkSession) -> None:
+    """Ada consented at 2000: her reading at 1999 goes, the one at 2000 stays; Bo is not trusted at all."""
+    trusted = frame(spark, [customer("ada@x", "d1", 1, 1, 2000)], CUSTOMER_SCHEMA)
+    readings = frame(
+        spark,
+        [
+            ("ada@x", 1999, 0.0, 0.0, 0.0),
+            ("ada@x", 2000, 1.0, 0.0, 0.0),
+            ("ada@x", 2000, 1.0, 0.0, 0.0),
+            ("bo@x", 3000, 1.0, 1.0, 1.0),
+        ],
+        ACCELEROMETER_SCHEMA,
+    )
+    expected = frame(spark, [("ada@x", 2000, 1.0, 0.0, 0.0)], ACCELEROMETER_SCHEMA)
+    assert_same_rows(transforms.accelerometer_trusted(readings, trusted, consent_cutoff=True), expected)
+
+
+def test_the_consent_cutoff_keeps_a_devices_readings_from_its_first_owners_consent_on(spark: SparkSession) -> None:
+    """d2 is shared by Fay (consent at 5000) and Gus (at 3000): from 3000 on its readings have a consenting owner."""
+    curated = frame(
+        spark,
+        [customer("ada@x", "d1", 1, 1, 2000), customer("fay@x", "d2", 1, 1, 5000), customer("gus@x", "d2", 1, 1, 3000)],
+        CUSTOMER_SCHEMA,
+    )
+    steps = frame(
+        spark,
+        [(1999, "d1", 1), (2000, "d1", 2), (2999, "d2", 3), (3000, "d2", 4), (9000, "d3", 5)],
+        STEP_TRAINER_SCHEMA,
+    )
+    expected = frame(spark, [(2000, "d1", 2), (3000, "d2", 4)], STEP_TRAINER_SCHEMA)
+    assert_same_rows(transforms.step_trainer_trusted(steps, curated, consent_cutoff=True), expected)
