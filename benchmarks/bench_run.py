@@ -3,9 +3,10 @@
     .venv/bin/python -m benchmarks.bench_run [--scales 1 10 100] [--engines sail spark] [--no-real] [--repeat N]
 
 Landing sets are generated once per scale (seed 0) under ``benchmarks/data/`` and reused; the real STEDI data joins
-them when $STEDI_LANDING or ../shared/stedi-landing exists. For each set and each engine of RUNS, three processes run
-on the same files, each measured for wall time and peak memory (the RSS of its whole process tree): `stedi run`
-into a fresh lake, the naive reference on the same engine and format (:mod:`benchmarks.naive`), and DuckDB
+them when $STEDI_LANDING or ../shared/stedi-landing exists. For each set and each engine of RUNS, these processes
+run on the same files, each measured for wall time and peak memory (the RSS of its whole process tree): `stedi run`
+into a fresh lake; `stedi run` again into that lake once one small new file has landed (the incremental run); the
+naive reference on the same engine and format (:mod:`benchmarks.naive`); and DuckDB
 (:mod:`benchmarks.duckdb_reference`, once per set). The table goes to the terminal, the figures to
 ``benchmarks/results.json``.
 """
@@ -37,8 +38,8 @@ from stedi_transforms.generate import Plan, generate, read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = "real"
-MEASURED = ("stedi_run", "naive", "duckdb")
-"""The three processes measured on each landing set, in the table's order."""
+MEASURED = ("stedi_run", "incremental", "naive", "duckdb")
+"""The processes measured on each landing set, in the table's order."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,10 @@ class EngineRun:
 
 RUNS = (
     EngineRun("sail", "delta", scales=(1, 10, 100)),
-    EngineRun("spark", "parquet", scales=(1, 10)),  # classic Spark cannot write Delta here yet (no Maven access)
+    EngineRun("spark", "delta", scales=(1, 10)),
 )
+NEW_FILE_LINES = 200
+"""The small file that lands before the incremental run: this many new accelerometer readings."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,24 @@ def _tree_rss(process: psutil.Process) -> int:
 
 
 def measure_median(argv: Sequence[str], repeat: int) -> Measurement:
-    runs = [measure(argv) for _ in range(repeat)]
+    return median([measure(argv) for _ in range(repeat)])
+
+
+def median(runs: Sequence[Measurement]) -> Measurement:
     return Measurement(round(statistics.median(run.seconds for run in runs), 2), max(run.peak_mb for run in runs))
+
+
+def add_new_file(landing: Path) -> None:
+    """Land one small file as Firehose would, in a dated folder: new readings of the first accelerometer lines,
+    a millisecond after the originals."""
+    first = min((landing / "accelerometer" / "landing").rglob("*.json"))
+    with first.open(encoding="utf-8") as lines:
+        readings = [json.loads(line) for line, _ in zip(lines, range(NEW_FILE_LINES), strict=False)]
+    folder = landing / "accelerometer" / "landing" / "2026" / "11" / "26" / "09"
+    folder.mkdir(parents=True)
+    with (folder / "accelerometer-new").open("w", encoding="utf-8") as new:
+        for reading in readings:
+            print(json.dumps(reading | {"timestamp": reading["timestamp"] + 1}), file=new)
 
 
 def landing_set(data: Path, scale: float) -> Path:
@@ -150,9 +169,14 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
         for run in wanted:
             print(f"{landing.name}: {run.engine} ({run.table_format})", file=sys.stderr, flush=True)
             load = os.getloadavg()[0]
-            options = ["--landing", str(landing.path), "--engine", run.engine, "--format", run.table_format]
             with tempfile.TemporaryDirectory() as scratch:
-                stedi_run = measure_median([stedi, "run", "--lake", f"{scratch}/lake", *options], repeat)
+                own = Path(scratch) / "landing"  # hard links: the new file lands in this copy only
+                shutil.copytree(landing.path, own, copy_function=os.link)
+                options = ["--landing", str(own), "--engine", run.engine, "--format", run.table_format]
+                fresh = [measure([stedi, "run", "--lake", f"{scratch}/lake-{i}", *options]) for i in range(repeat)]
+                stedi_run = median(fresh)
+                add_new_file(own)
+                incremental = measure([stedi, "run", "--lake", f"{scratch}/lake-{repeat - 1}", *options])
                 naive = measure_median(
                     [python, "-m", "benchmarks.naive", "--lake", f"{scratch}/naive", *options], repeat
                 )
@@ -164,6 +188,7 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
                     "engine": run.engine,
                     "format": run.table_format,
                     "stedi_run": asdict(stedi_run),
+                    "incremental": asdict(incremental),
                     "naive": asdict(naive),
                     "duckdb": asdict(duckdb),
                 }
@@ -174,7 +199,7 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
 def print_table(rows: Sequence[dict[str, Any]], console: Console) -> None:
     lines, *measured = [
         Column(heading, justify="right")
-        for heading in ("lines", "stedi run s", "MB", "naive read s", "MB", "DuckDB s", "MB")
+        for heading in ("lines", "stedi run s", "MB", "+1 file s", "MB", "naive read s", "MB", "DuckDB s", "MB")
     ]
     table = Table("data", lines, "engine", *measured, box=None, pad_edge=False)
     for row in rows:

@@ -27,6 +27,8 @@ def test_the_package_ships_every_sql_file() -> None:
         "delta_tables.sql",
         "step_trainer_landing.sql",
         "validation.sql",
+        "validation_consent_cutoff.sql",
+        "validation_owner_join.sql",
     ]
 
 
@@ -55,8 +57,9 @@ def test_the_delta_ddl_registers_every_output_table_where_the_lake_writes_it() -
 
 @pytest.mark.parametrize("dialect", ["athena", "spark"])
 def test_the_validation_queries_parse_in_athena_and_spark(dialect: str) -> None:
-    for query in validation_queries():
-        assert sqlglot.parse_one(query.sql, read=dialect) is not None
+    for name in ("validation.sql", "validation_owner_join.sql", "validation_consent_cutoff.sql"):
+        for query in validation_queries(name):
+            assert sqlglot.parse_one(query.sql, read=dialect) is not None, f"{name}: {query.name}"
 
 
 def test_validation_sql_is_split_into_named_blocks() -> None:
