@@ -32,6 +32,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from stedi_transforms import transforms
+from stedi_transforms.engines import reused
 from stedi_transforms.lake import (
     ACCELEROMETER_TRUSTED,
     CUSTOMER_CURATED,
@@ -221,30 +222,34 @@ def ml_join_counts(spark: SparkSession, lake: Lake) -> list[MlJoinCount]:
     """The ML table's rows, and those pairing a device with another customer's phone, under every combination of
     its options: built in memory with the transforms, from the lake's accepted readings and customer_trusted (which
     no option changes), whichever options built the lake."""
-    customers_trusted = lake.read(spark, CUSTOMER_TRUSTED)
-    phone = accepted(lake.read(spark, ingested_table(ACCELEROMETER)), ACCELEROMETER)
-    device = accepted(lake.read(spark, ingested_table(STEP_TRAINER)), STEP_TRAINER)
+    inputs = {
+        "customers_trusted": lake.read(spark, CUSTOMER_TRUSTED),
+        "phone": accepted(lake.read(spark, ingested_table(ACCELEROMETER)), ACCELEROMETER),
+        "device": accepted(lake.read(spark, ingested_table(STEP_TRAINER)), STEP_TRAINER),
+    }
     counts = []
-    for consent_cutoff in (False, True):
-        readings = transforms.accelerometer_trusted(phone, customers_trusted, consent_cutoff)
-        customers_curated = transforms.customer_curated(customers_trusted, readings)
-        steps = transforms.step_trainer_trusted(device, customers_curated, consent_cutoff)
-        owners_pairs = transforms.machine_learning_curated(steps, readings, customers_curated, "owner")
-        for ml_join in ML_JOINS:
-            ml = transforms.machine_learning_curated(steps, readings, customers_curated, ml_join)
-            # Rows are not unique (two phones may read the same values at the same moment): count as multisets.
-            others = ml.exceptAll(owners_pairs).count()
-            counts.append(MlJoinCount(ml_join, consent_cutoff, ml.count(), others))
+    with reused(inputs) as frames:
+        customers_trusted = frames["customers_trusted"]
+        for consent_cutoff in (False, True):
+            readings = transforms.accelerometer_trusted(frames["phone"], customers_trusted, consent_cutoff)
+            customers_curated = transforms.customer_curated(customers_trusted, readings)
+            steps = transforms.step_trainer_trusted(frames["device"], customers_curated, consent_cutoff)
+            owners_pairs = transforms.machine_learning_curated(steps, readings, customers_curated, "owner")
+            for ml_join in ML_JOINS:
+                ml = transforms.machine_learning_curated(steps, readings, customers_curated, ml_join)
+                # Rows are not unique (two phones may read the same values at one moment): count as multisets.
+                others = ml.exceptAll(owners_pairs).count()
+                counts.append(MlJoinCount(ml_join, consent_cutoff, ml.count(), others))
     return counts
 
 
-def _thinned(df: DataFrame, order: str, total: int, max_points: int) -> DataFrame:
-    """Every k-th row of ``df`` by ``order``, k chosen so that at most ``max_points`` remain."""
+def _thinned(df: DataFrame, key: str, order: str, total: int, max_points: int) -> list[tuple[Any, ...]]:
+    """The rows of ``df`` (of one ``key``) by ``order``, without those two columns' first: every k-th row, k chosen
+    so that at most ``max_points`` remain."""
     step = -(-total // max_points) if total > max_points else 1
-    if step == 1:
-        return df.orderBy(order)
-    numbered = df.withColumn("_n", F.row_number().over(Window.orderBy(order)))
-    return numbered.filter((F.col("_n") - 1) % step == 0).drop("_n").orderBy(order)
+    numbered = df.withColumn("_n", F.row_number().over(Window.partitionBy(key).orderBy(order)))
+    kept = numbered.filter((F.col("_n") - 1) % step == 0).orderBy(order).drop("_n", key)
+    return [tuple(row) for row in kept.collect()]
 
 
 def customer_readings(
@@ -261,11 +266,13 @@ def customer_readings(
     if not first:
         return None
     customer = first[0]
-    phone = lake.read(spark, ACCELEROMETER_TRUSTED).filter(F.col(USER) == customer[EMAIL]).select(TIMESTAMP, X, Y, Z)
+    phone = (
+        lake.read(spark, ACCELEROMETER_TRUSTED).filter(F.col(USER) == customer[EMAIL]).select(USER, TIMESTAMP, X, Y, Z)
+    )
     device = (
         lake.read(spark, STEP_TRAINER_TRUSTED)
         .filter(F.col(SERIAL_NUMBER) == customer[SERIAL_NUMBER])
-        .select(SENSOR_READING_TIME, DISTANCE_FROM_OBJECT)
+        .select(SERIAL_NUMBER, SENSOR_READING_TIME, DISTANCE_FROM_OBJECT)
     )
     phone_total, device_total = phone.count(), device.count()
     return CustomerReadings(
@@ -274,8 +281,8 @@ def customer_readings(
         customer[PHONE],
         customer[BIRTH_DAY],
         customer[SERIAL_NUMBER],
-        [tuple(row) for row in _thinned(phone, TIMESTAMP, phone_total, max_points).collect()],
-        [tuple(row) for row in _thinned(device, SENSOR_READING_TIME, device_total, max_points).collect()],
+        _thinned(phone, USER, TIMESTAMP, phone_total, max_points),
+        _thinned(device, SERIAL_NUMBER, SENSOR_READING_TIME, device_total, max_points),
         phone_total,
         device_total,
     )
