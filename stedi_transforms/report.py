@@ -15,6 +15,7 @@ Needs plotly and jinja2 (the ``local`` extra); nothing in the core imports this 
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import secrets
@@ -428,6 +429,12 @@ def masked(data: ReportData) -> ReportData:
 _LAYOUT: dict[str, Any] = {"margin": {"l": 60, "r": 20, "t": 60, "b": 50}, "template": "plotly_white"}
 
 
+def _text(value: str) -> str:
+    """A value from landing data as chart text: plotly reads a few HTML tags in its text (``<b>``, ``<br>``, ...)
+    and turns entities back into characters, so escaping shows the value as it is, tags and all."""
+    return html.escape(value, quote=False)
+
+
 def funnel_chart(funnels: Sequence[Funnel]) -> go.Figure:
     """One bar chart per source: its rows at each stage, landing to curated."""
     figure = make_subplots(rows=1, cols=len(funnels), subplot_titles=[funnel.source for funnel in funnels])
@@ -457,7 +464,9 @@ def rejections_chart(found: Sequence[Rejections]) -> go.Figure:
             if entry.source == source.name:
                 by_reason[entry.reason] = by_reason.get(entry.reason, 0) + entry.lines
         figure.add_trace(
-            go.Bar(y=list(by_reason), x=list(by_reason.values()), orientation="h", name=source.name),
+            go.Bar(
+                y=[_text(reason) for reason in by_reason], x=list(by_reason.values()), orientation="h", name=source.name
+            ),
         )
     figure.update_layout(
         title="Rejected lines by reason",
@@ -480,7 +489,7 @@ def customer_chart(readings: CustomerReadings) -> go.Figure:
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.1,
-        subplot_titles=("accelerometer", f"step trainer {readings.serial_number or ''}".strip()),
+        subplot_titles=("accelerometer", _text(f"step trainer {readings.serial_number or ''}".strip())),
     )
     phone_times = _times([reading[0] for reading in readings.accelerometer])
     for axis, index in ((X, 1), (Y, 2), (Z, 3)):
@@ -497,7 +506,7 @@ def customer_chart(readings: CustomerReadings) -> go.Figure:
         col=1,
     )
     who = readings.name or readings.email
-    figure.update_layout(title=f"Readings of {who} ({readings.email})", height=560, **_LAYOUT)
+    figure.update_layout(title=_text(f"Readings of {who} ({readings.email})"), height=560, **_LAYOUT)
     return figure
 
 
