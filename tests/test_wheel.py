@@ -118,6 +118,8 @@ def test_the_wheel_runs_a_glue_job_in_a_clean_environment(tmp_path: Path) -> Non
         "delta_tables.sql",
         "step_trainer_landing.sql",
         "validation.sql",
+        "validation_consent_cutoff.sql",
+        "validation_owner_join.sql",
     ]
     assert report["customer_trusted"] == 4
     assert report["journal"][0] == "init"
