@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -40,6 +42,8 @@ from stedi_transforms.report import (
 from stedi_transforms.verify import Check
 from tests.conftest import only_on
 from tests.fixture_tables import ACCELEROMETER_FILES, CUSTOMER_FILE, EXPECTED, EXPECTED_COUNTS, STEP_TRAINER_FILE, T
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # masking
 
@@ -330,3 +334,11 @@ def test_report_writes_the_page_and_names_what_the_user_can_fix(
         2,
         f"stedi: error: cannot write {tmp_path / 'no' / 'report.html'}: folder {tmp_path / 'no'} does not exist\n",
     )
+
+
+def test_the_command_line_loads_neither_plotly_nor_jinja2_until_a_report_is_asked_for() -> None:
+    """Glue and the bare wheel have neither: the rest of ``stedi`` must not need them."""
+    loaded = "sorted({'plotly', 'jinja2', 'stedi_transforms.report'} & set(sys.modules))"
+    probe = f"import sys, stedi_transforms.cli; print({loaded})"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout == "[]\n"
