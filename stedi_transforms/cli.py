@@ -1,6 +1,6 @@
 """The ``stedi`` command: ``stedi run`` builds the lake from landing files, ``stedi verify`` checks it, ``stedi
-history`` lists its runs, ``stedi generate`` writes landing data at any scale; ``stedi sql`` and ``stedi glue`` are
-the AWS side.
+history`` lists its runs, ``stedi report`` shows it as an HTML page, ``stedi generate`` writes landing data at any
+scale; ``stedi sql`` and ``stedi glue`` are the AWS side.
 
 A thin shell: each command parses its arguments, calls the library and prints. Problems a user can act on print
 one line on stderr: exit 2 for usage and environment problems (a missing landing folder, an unwritable lake, an
@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TextIO
 
-from stedi_transforms import cli_aws, cli_generate, cli_lake
+from stedi_transforms import cli_aws, cli_generate, cli_lake, cli_report
 from stedi_transforms.cli_lake import UsageError
 from stedi_transforms.deploy import DeployError
 from stedi_transforms.engines import EngineError, engine_message
@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full trace of an error (or STEDI_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True)
     cli_lake.add_commands(commands)
+    cli_report.add_commands(commands)
     cli_generate.add_commands(commands)
     cli_aws.add_commands(commands)
     return parser

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from pyspark.sql import SparkSession
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -155,20 +156,29 @@ def _last_landing(lake: Lake) -> str | None:
     return runs[-1].landing if runs else None
 
 
-def command_verify(args: argparse.Namespace, out: TextIO) -> int:
-    lake_root = _absolute(args.lake)
+def open_lake(
+    lake_arg: str, landing_arg: str | None, table_format: str | None, engine: str
+) -> tuple[SparkSession, Lake, str | None]:
+    """The session, the lake (its format detected unless given) and the landing (by default the one the last run
+    read) of a command that reads an existing lake: ``stedi verify``, ``stedi report``."""
+    lake_root = _absolute(lake_arg)
     folder = local_path(lake_root)
     if folder is not None and not folder.is_dir():
-        raise UsageError(f"lake {args.lake} does not exist; build it with `stedi run --lake {args.lake}`")
+        raise UsageError(f"lake {lake_arg} does not exist; build it with `stedi run --lake {lake_arg}`")
     check_s3(lake_root)
-    lake = Lake(lake_root, args.format or _detected_format(lake_root))
-    landing = _absolute(args.landing) if args.landing else _last_landing(lake)
+    lake = Lake(lake_root, table_format or _detected_format(lake_root))
+    landing = _absolute(landing_arg) if landing_arg else _last_landing(lake)
     s3 = is_s3(lake_root) or bool(landing and is_s3(landing))
-    require(args.engine, delta=lake.table_format == "delta", s3=s3)
+    require(engine, delta=lake.table_format == "delta", s3=s3)
     settings = check_s3(lake_root, *([landing] if landing else []))
-    spark = get_session(args.engine)
+    spark = get_session(engine)
     if s3:
         use_s3(spark, settings)
+    return spark, lake, landing
+
+
+def command_verify(args: argparse.Namespace, out: TextIO) -> int:
+    spark, lake, landing = open_lake(args.lake, args.landing, args.format, args.engine)
     report = verify(spark, lake, landing, by_file=args.by_file)
     if args.json:
         print(json.dumps(report.as_json(), indent=2), file=out)
