@@ -235,12 +235,16 @@ def ml_join_counts(spark: SparkSession, lake: Lake) -> list[MlJoinCount]:
             readings = transforms.accelerometer_trusted(frames["phone"], customers_trusted, consent_cutoff)
             customers_curated = transforms.customer_curated(customers_trusted, readings)
             steps = transforms.step_trainer_trusted(frames["device"], customers_curated, consent_cutoff)
-            owners_pairs = transforms.machine_learning_curated(steps, readings, customers_curated, "owner")
-            for ml_join in ML_JOINS:
-                ml = transforms.machine_learning_curated(steps, readings, customers_curated, ml_join)
-                # Rows are not unique (two phones may read the same values at one moment): count as multisets.
-                others = ml.exceptAll(owners_pairs).count()
-                counts.append(MlJoinCount(ml_join, consent_cutoff, ml.count(), others))
+            rows = {
+                ml_join: transforms.machine_learning_curated(steps, readings, customers_curated, ml_join).count()
+                for ml_join in ML_JOINS
+            }
+            # The owner join keeps a subset of the timestamp join's pairs (each pair at most once: a reading has one
+            # user), so the pairs with another customer's phone are the difference.
+            counts += [
+                MlJoinCount(ml_join, consent_cutoff, rows[ml_join], rows[ml_join] - rows["owner"])
+                for ml_join in ML_JOINS
+            ]
     return counts
 
 
