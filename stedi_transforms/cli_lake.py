@@ -45,10 +45,7 @@ def add_commands(commands: Any) -> None:
     run_parser.set_defaults(handler=command_run)
 
     verify_parser = commands.add_parser("verify", help="count every table and run the checks over a lake")
-    verify_parser.add_argument("--lake", default=DEFAULT_LAKE, help=f"lake root (default: ./{DEFAULT_LAKE})")
-    verify_parser.add_argument("--landing", help="landing root (default: the one the last run read)")
-    verify_parser.add_argument("--format", choices=FORMATS, help="table format (default: detected)")
-    verify_parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
+    add_lake_arguments(verify_parser)
     verify_parser.add_argument("--by-file", action="store_true", help="also count lines per landing file")
     verify_parser.add_argument("--json", action="store_true", help="print the report as JSON")
     verify_parser.set_defaults(handler=command_verify)
@@ -85,6 +82,14 @@ def _console(out: TextIO) -> Console:
 def _progress(result: JobResult) -> None:
     written = ", ".join(result.written) or "nothing to do"
     _console(sys.stderr).print(f"  {result.name:<36} {result.seconds:6.2f} s  {written}")
+
+
+def add_lake_arguments(parser: argparse.ArgumentParser) -> None:
+    """The lake to read, as ``stedi verify`` and ``stedi report`` take it (see :func:`open_lake`)."""
+    parser.add_argument("--lake", default=DEFAULT_LAKE, help=f"lake root (default: ./{DEFAULT_LAKE})")
+    parser.add_argument("--landing", help="landing root (default: the one the last run read)")
+    parser.add_argument("--format", choices=FORMATS, help="table format (default: detected)")
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
 
 
 def add_option_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,20 +10,15 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from stedi_transforms.cli_lake import DEFAULT_LAKE, UsageError, open_lake
-from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES
-from stedi_transforms.lake import FORMATS
+from stedi_transforms.cli_lake import UsageError, add_lake_arguments, open_lake
 
 DEFAULT_OUT = "report.html"
 
 
 def add_commands(commands: Any) -> None:
     parser = commands.add_parser("report", help="write a lake's data-quality report as one HTML page")
-    parser.add_argument("--lake", default=DEFAULT_LAKE, help=f"lake root (default: ./{DEFAULT_LAKE})")
+    add_lake_arguments(parser)
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"the page to write (default: ./{DEFAULT_OUT})")
-    parser.add_argument("--landing", help="landing root (default: the one the last run read)")
-    parser.add_argument("--format", choices=FORMATS, help="table format (default: detected)")
-    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
     parser.add_argument("--customer", metavar="EMAIL", help="whose readings to draw (default: the first by email)")
     parser.add_argument("--show-pii", action="store_true", help="show names, emails, phones and birthdays unmasked")
     parser.set_defaults(handler=command_report)
