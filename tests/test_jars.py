@@ -82,3 +82,20 @@ def test_maven_resolution_keeps_only_what_spark_lacks(monkeypatch: pytest.Monkey
     assert jars.ensure(jar_set) == [folder / "demo_2.13-1.0.jar"]
     assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == ["demo+demo_2.13-1.0"]
     assert sorted(path.name for path in folder.iterdir()) == ["demo_2.13-1.0.jar", jars.MANIFEST]
+
+
+def test_the_first_classic_start_writes_a_class_archive_and_later_starts_use_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stedi_transforms.engines import _class_data_sharing
+
+    monkeypatch.setenv("STEDI_JARS", str(tmp_path))
+    first = _class_data_sharing("a.jar")
+    written = first.split()[0].removeprefix("-XX:ArchiveClassesAtExit=")
+    assert (first, Path(written).parent) == (
+        f"-XX:ArchiveClassesAtExit={written} -Xlog:cds=off,cds+dynamic=off",
+        tmp_path / "cds",
+    )
+    Path(written).write_bytes(b"the JVM's archive")
+    assert _class_data_sharing("a.jar") == f"-XX:SharedArchiveFile={written} -Xlog:cds=off,cds+dynamic=off"
+    assert _class_data_sharing("b.jar").startswith("-XX:ArchiveClassesAtExit=")  # another class path, another archive
