@@ -151,12 +151,17 @@ def _start_sail() -> SparkSession:
     return spark
 
 
+ARCHIVES_KEPT = 4
+"""Class archives kept in the cache, the newest: one per Java, PySpark installation and class path in use."""
+
+
 def _class_data_sharing(classpath: str) -> str:
     """JVM options that keep the classes the driver loads in a class-data-sharing archive, so that later starts map
     them instead of loading them one by one: about 5 s less for a session, its first job and its first Delta commit.
 
     The first start with a given Java, PySpark and class path has the JVM write the archive when it exits (into the
-    jars' cache, about 200 MB, under a name of its own per process); every later start uses it. A JVM that
+    jars' cache, about 200 MB, under a name of its own per process; older archives beyond ARCHIVES_KEPT are removed
+    then); every later start uses it. A JVM that
     cannot use an archive (another Java, a partly written file) says nothing and starts as it would without one.
     """
     import pyspark
@@ -171,8 +176,22 @@ def _class_data_sharing(classpath: str) -> str:
         return f"-XX:SharedArchiveFile={archives[0]} {quiet}"
     with contextlib.suppress(OSError):
         folder.mkdir(parents=True, exist_ok=True)
+        _remove_oldest(sorted(folder.glob("*.jsa")), keep=ARCHIVES_KEPT - 1)
         return f"-XX:ArchiveClassesAtExit={folder / f'{key}-{os.getpid()}.jsa'} {quiet}"
     return ""
+
+
+def _remove_oldest(archives: list[Path], keep: int) -> None:
+    """Remove all but the ``keep`` most recently written archives (a JVM that maps one keeps its copy)."""
+
+    def written(archive: Path) -> float:
+        try:
+            return archive.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    for archive in sorted(archives, key=written)[: max(0, len(archives) - keep)]:
+        archive.unlink(missing_ok=True)
 
 
 def classic_features() -> tuple[str, ...]:

@@ -99,3 +99,16 @@ def test_the_first_classic_start_writes_a_class_archive_and_later_starts_use_it(
     Path(written).write_bytes(b"the JVM's archive")
     assert _class_data_sharing("a.jar") == f"-XX:SharedArchiveFile={written} -Xlog:cds=off,cds+dynamic=off"
     assert _class_data_sharing("b.jar").startswith("-XX:ArchiveClassesAtExit=")  # another class path, another archive
+
+
+def test_a_new_class_archive_makes_room_by_removing_the_oldest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stedi_transforms.engines import ARCHIVES_KEPT, _class_data_sharing
+
+    monkeypatch.setenv("STEDI_JARS", str(tmp_path))
+    (tmp_path / "cds").mkdir()
+    archives = [tmp_path / "cds" / f"other{index}-1.jsa" for index in range(ARCHIVES_KEPT)]
+    for age, archive in enumerate(archives):
+        archive.write_bytes(b"an archive")
+        os.utime(archive, (1_000_000 - age, 1_000_000 - age))  # archives[0] is the newest
+    _class_data_sharing("a.jar")
+    assert sorted((tmp_path / "cds").iterdir()) == sorted(archives[: ARCHIVES_KEPT - 1])
