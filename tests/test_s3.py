@@ -101,8 +101,18 @@ def test_refused_credentials_are_one_line(tmp_path: Path) -> None:
         endpoint = f"http://127.0.0.1:{port}"
         while not _listening(port):
             time.sleep(0.05)
+        # Keys of its own: this test may run in a worker where the module's S3 fixture never set any.
         result = stedi_process(
-            "run", "--landing", "s3://stedi-landing/raw", "--lake", "s3://stedi-lake/x", AWS_ENDPOINT_URL=endpoint
+            "run",
+            "--landing",
+            "s3://stedi-landing/raw",
+            "--lake",
+            "s3://stedi-lake/x",
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_REGION="us-east-1",
+            AWS_ALLOW_HTTP="true",
         )
     finally:
         server.terminate()
