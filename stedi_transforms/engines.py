@@ -11,13 +11,14 @@ import hashlib
 import os
 import shutil
 import sys
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
 
 from stedi_transforms import jars
 from stedi_transforms.storage import S3Settings
@@ -84,6 +85,16 @@ def use_s3(spark: SparkSession, settings: S3Settings | None = None) -> None:
     for name, value in options.items():
         if value:
             hadoop.set(name, value)
+
+
+def counted(df: DataFrame) -> tuple[DataFrame, Callable[[], int | None]]:
+    """``df`` with its rows counted by the action that runs it, and a function that gives the count once that
+    action is done: classic Spark observes it on the way (no second pass over the data); Sail has no observed
+    metrics, and gives None (the caller counts what it wrote)."""
+    if _is_connect(df.sparkSession):
+        return df, lambda: None
+    observation = Observation()
+    return df.observe(observation, F.count(F.lit(1)).alias("rows")), lambda: int(observation.get["rows"])
 
 
 @contextmanager

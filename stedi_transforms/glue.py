@@ -116,10 +116,9 @@ class GlueTableIO:
     def replace_files(self, df: DataFrame, table: Table, files: Sequence[str]) -> None:
         self._lake.replace_files(df, table, files)
 
-    def write(self, df: DataFrame, table: Table) -> None:
+    def write(self, df: DataFrame, table: Table) -> int | None:
         if self._arguments.table_format == "delta":
-            self._lake.write(df, table)
-            return
+            return self._lake.write(df, table)
         df = df.select(*table.schema.fieldNames())
         path = self._lake.path(table)
         self._glue_context.purge_s3_path(path, {"retentionPeriod": 0})
@@ -133,6 +132,7 @@ class GlueTableIO:
         sink.setCatalogInfo(catalogDatabase=self._arguments.database, catalogTableName=table.name)
         sink.setFormat(self._arguments.table_format)
         sink.writeFrame(self._dynamic_frame.fromDF(df, self._glue_context, table.name))
+        return None
 
 
 def _runtime() -> tuple[Any, Any, Any, Any]:

@@ -19,6 +19,7 @@ from typing import Protocol
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from stedi_transforms.engines import counted
 from stedi_transforms.schemas import (
     ACCELEROMETER,
     ACCELEROMETER_SCHEMA,
@@ -161,9 +162,10 @@ class Lake:
     def path(self, table: Table) -> str:
         return f"{self.root.rstrip('/')}/{table.entity}/{table.zone}"
 
-    def write(self, df: DataFrame, table: Table) -> None:
-        """Replace ``table`` with ``df`` (columns in the table's order) in one step."""
-        df = df.select(*table.schema.fieldNames())
+    def write(self, df: DataFrame, table: Table) -> int | None:
+        """Replace ``table`` with ``df`` (columns in the table's order) in one step; return the rows written,
+        where the engine counts them on the way (:func:`stedi_transforms.engines.counted`)."""
+        df, rows = counted(df.select(*table.schema.fieldNames()))
         target = self.path(table)
         folder = local_path(target)
         if folder is None or (
@@ -177,6 +179,7 @@ class Lake:
             writer.save(target)
         else:
             _swap_in(df, self.table_format, folder)
+        return rows()
 
     def append(self, df: DataFrame, table: Table) -> None:
         """Add ``df``'s rows to a Delta table in one commit (making the table if it is new)."""

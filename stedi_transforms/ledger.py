@@ -1,8 +1,9 @@
 """The lake's own records: which landing files it has ingested, what each table was built from, and its runs.
 
 ``<lake>/_stedi/state.json`` holds, per source, the ledger of ingested files (path, size, version) and a
-generation that grows whenever that source's files change; and, per derived table, the generations of the sources
-it was built from, so a run rebuilds exactly the tables whose sources changed.
+generation that grows whenever that source's files change; per derived table, the generations of the sources it was
+built from, so a run rebuilds exactly the tables whose sources changed; and the rows of every table as last written,
+so a run counts only the tables it wrote.
 ``<lake>/_stedi/runs/`` holds one JSON object per run, for ``stedi history``.
 
 The state is replaced in one step (a rename locally, a single PUT on S3) after each table it describes is
@@ -53,6 +54,7 @@ class LakeState:
     table_format: str
     sources: dict[str, SourceLedger] = field(default_factory=dict)
     built: dict[str, dict[str, int | str]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
 
     def ledger(self, source: str) -> SourceLedger:
         return self.sources.setdefault(source, SourceLedger())
@@ -80,6 +82,7 @@ def load_state(store: Store, table_format: str) -> LakeState:
             for name, ledger in raw["sources"].items()
         },
         built=raw["built"],
+        rows=raw.get("rows", {}),  # absent from the states of earlier versions: those tables are counted once
     )
 
 
@@ -111,6 +114,7 @@ def save_state(store: Store, state: LakeState) -> None:
             for name, ledger in state.sources.items()
         },
         "built": state.built,
+        "rows": state.rows,
     }
     store.write_text(STATE, json.dumps(raw, indent=1, sort_keys=True) + "\n")
 

@@ -33,6 +33,7 @@ from stedi_transforms.lake import (
     CUSTOMER_TRUSTED,
     INGESTED_TABLES,
     MACHINE_LEARNING_CURATED,
+    OUTPUT_TABLES,
     REJECTED_TABLES,
     STEP_TRAINER_TRUSTED,
     Table,
@@ -54,7 +55,6 @@ from stedi_transforms.reader import accepted, landing_files, read_files, rejecte
 from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, SOURCES, STEP_TRAINER, Source
 from stedi_transforms.storage import FileEntry, Store
 from stedi_transforms.transforms import Options
-from stedi_transforms.verify import count_tables
 
 
 class TableIO(Protocol):
@@ -77,7 +77,9 @@ class TableIO(Protocol):
 
     def read(self, spark: SparkSession, table: Table) -> DataFrame: ...
 
-    def write(self, df: DataFrame, table: Table) -> None: ...
+    def write(self, df: DataFrame, table: Table) -> int | None:
+        """Replace ``table`` with ``df``; return the rows written if the engine counted them on the way."""
+        ...
 
     def append(self, df: DataFrame, table: Table) -> None: ...
 
@@ -142,8 +144,10 @@ class _Job:
         self.result = JobResult(name)
         self._lock = threading.Lock()  # sources may be ingested side by side (see :func:`run`)
 
-    def save(self) -> None:
+    def save(self, rows: Mapping[str, int] = MappingProxyType({})) -> None:
+        """Save the state, with the rows of the tables just written."""
         with self._lock:
+            self.state.rows.update(rows)
             save_state(self.io.store, self.state)
 
     @contextmanager
@@ -186,8 +190,9 @@ class _Job:
         ledger.pending = replace
         self.save()  # until the next save, a killed run leaves these files to be replaced by the next one
         rows = read_files(self.spark, self.landing_root, parse, source)
+        written = None
         if rebuild:
-            self.io.write(rows, table)
+            written = self.io.write(rows, table)
         elif only_new:
             self.io.append(rows, table)
         else:
@@ -195,12 +200,13 @@ class _Job:
         ledger.files = {entry.path: IngestedFile(entry.path, entry.size, entry.version) for entry in listing}
         ledger.pending = []
         ledger.generation += 1
-        self.save()
-        self.result.written.append(table.name)
         ingested = self.io.read(self.spark, table)
+        lines = ingested.count() if written is None else written
+        self.save({table.name: lines})
+        self.result.written.append(table.name)
         self.result.lines_parsed[source.name] = (
-            ingested if rebuild else ingested.filter(F.col(FILE).isin(sorted(parsed)))
-        ).count()
+            lines if rebuild else ingested.filter(F.col(FILE).isin(sorted(parsed))).count()
+        )
 
     def built_from(self, inputs: Sequence[Table], options: Mapping[str, str]) -> dict[str, int | str]:
         """What a table built now from ``inputs`` with ``options`` would reflect: the generations of the sources
@@ -227,9 +233,9 @@ class _Job:
         if not self.full_refresh and self.state.built.get(table.name) == seen and self.io.exists(table):
             return
         with self.step(table):
-            self.io.write(compute(), table)
+            written = self.io.write(compute(), table)
             self.state.built[table.name] = seen
-            self.save()
+            self.save({table.name: self.read(table).count() if written is None else written})
             self.result.written.append(table.name)
 
     @property
@@ -381,6 +387,17 @@ def run(
     return results
 
 
+def lake_rows(spark: SparkSession, io: TableIO) -> dict[str, int]:
+    """Rows of every table, landing (one row per non-blank line: its ingested table) to curated, as the lake's state
+    recorded them when each was written; a table the state has no figure for is counted."""
+    recorded = load_state(io.store, io.table_format).rows
+    tables = {table.name.replace("_ingested", "_landing"): table for table in (*INGESTED_TABLES, *OUTPUT_TABLES)}
+    return {
+        name: recorded[table.name] if table.name in recorded else io.read(spark, table).count()
+        for name, table in tables.items()
+    }
+
+
 def update(
     spark: SparkSession,
     landing_root: str,
@@ -397,7 +414,7 @@ def update(
     started, started_at, run_id = time.perf_counter(), now(), new_run_id()
     with lake_lock(io.store.root, run_id, "stedi run"):
         results = run(spark, landing_root, io, settings, on_job_done)
-        rows = count_tables(spark, io)
+        rows = lake_rows(spark, io)
         record = RunRecord(
             run_id=run_id,
             job="stedi run",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from stedi_transforms.lake import (
     Lake,
     Table,
 )
-from stedi_transforms.pipeline import JOBS, LandingError, Settings, check_landing, run
+from stedi_transforms.pipeline import JOBS, LandingError, Settings, check_landing, lake_rows, run
 from stedi_transforms.transforms import Options
 from stedi_transforms.verify import FileCounts, count_tables, verify
 from tests.conftest import only_on
@@ -91,6 +92,19 @@ def test_verify_counts_every_table_and_passes_every_check(
     assert len(report.checks) == 13
     assert report.info == {"customer_landing_without_consent": 11}
     assert count_tables(spark, lake) == EXPECTED_COUNTS
+    assert lake_rows(spark, lake) == EXPECTED_COUNTS  # as recorded when each table was written
+
+
+@only_on("sail")  # the state is the library's own Python
+def test_a_lake_whose_state_has_no_rows_is_counted(spark: SparkSession, fixtures_landing: str, tmp_path: Path) -> None:
+    """A state written before the rows were recorded: its tables are counted."""
+    lake = Lake(str(tmp_path / "lake"), "delta")
+    run(spark, fixtures_landing, lake)
+    state = tmp_path / "lake" / "_stedi" / "state.json"
+    raw = json.loads(state.read_text())
+    del raw["rows"]
+    state.write_text(json.dumps(raw))
+    assert lake_rows(spark, lake) == EXPECTED_COUNTS
 
 
 @only_on("sail")
