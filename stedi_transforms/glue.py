@@ -15,8 +15,8 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
-from stedi_transforms.ledger import RunRecord, now, record_run
+from stedi_transforms.lake import Lake, Table
+from stedi_transforms.ledger import RunRecord, load_state, now, record_run
 from stedi_transforms.lock import lake_lock, new_run_id
 from stedi_transforms.pipeline import Job, JobResult, Settings
 from stedi_transforms.storage import Store
@@ -163,11 +163,6 @@ def glue_job(argv: Sequence[str] | None = None) -> Iterator[tuple[SparkSession, 
     job.commit()
 
 
-def _table_named(name: str) -> Table:
-    (table,) = [table for table in (*INGESTED_TABLES, *OUTPUT_TABLES) if table.name == name]
-    return table
-
-
 def run_glue_job(job: Job, argv: Sequence[str] | None = None) -> JobResult:
     """Run one pipeline job as a Glue job script does, and record it in the lake's run history.
 
@@ -176,6 +171,7 @@ def run_glue_job(job: Job, argv: Sequence[str] | None = None) -> JobResult:
     started_at, started = now(), time.perf_counter()
     with glue_job(argv) as (spark, landing, io):
         result = job(spark, landing, io, io.settings)
+        written = load_state(io.store, io.table_format).rows  # as recorded when each table was written
         record = RunRecord(
             run_id=new_run_id(),
             job=job.__name__,
@@ -186,7 +182,7 @@ def run_glue_job(job: Job, argv: Sequence[str] | None = None) -> JobResult:
             landing=landing,
             files={name: changes.as_json() for name, changes in result.files.items()},
             lines_ingested=result.lines_parsed,
-            rows_written={name: io.read(spark, _table_named(name)).count() for name in result.written},
+            rows_written={name: written[name] for name in result.written},
             full_refresh=io.settings.full_refresh,
             options=asdict(io.settings.options),
         )

@@ -109,4 +109,9 @@ def test_a_job_keeps_its_delta_tables_in_s3_and_records_its_run_there(
         assert_df_equality(
             Lake(lake).read(spark, table), expected_table(spark, table), ignore_row_order=True, ignore_nullable=True
         )
-    assert [(record.job, record.table_format) for record in history(Lake(lake).store)] == [(JOB_NAMES[0], "delta")]
+    (record,) = history(Lake(lake).store)
+    assert (record.job, record.table_format, record.rows_written) == (
+        JOB_NAMES[0],
+        "delta",
+        {"customer_ingested": 16, "customer_rejected": 6, "customer_trusted": 4},
+    )

@@ -21,7 +21,7 @@ from stedi_transforms import ledger
 from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake
 from stedi_transforms.pipeline import JobResult, lake_rows, run
 from stedi_transforms.storage import Store
-from stedi_transforms.verify import count_tables, verify
+from stedi_transforms.verify import count_tables
 from tests.conftest import only_on
 from tests.landing_sets import T, reading, write_files
 
@@ -206,8 +206,9 @@ def test_a_run_stopped_after_writing_rows_and_before_the_ledger_does_not_count_t
 def test_the_engines_share_a_delta_lake_both_ways_and_agree_after_an_incremental_run(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    """A Delta lake written by classic Spark is verified and rewritten by Sail, then verified by classic Spark,
-    which brings it up to date after every kind of landing change: the result equals Sail's full rebuild."""
+    """A Delta lake written by classic Spark is verified and rewritten by Sail, then brought up to date by classic
+    Spark after every kind of landing change (reading and replacing Sail's files in every table): the result equals
+    Sail's full rebuild."""
     landing = tmp_path / "landing"
     write_files(landing, FIRST)
     lake = Lake(str(tmp_path / "lake"), "delta")
@@ -222,7 +223,6 @@ def test_the_engines_share_a_delta_lake_both_ways_and_agree_after_an_incremental
     assert (verified.returncode, json.loads(verified.stdout)["passed"]) == (0, True)
     assert sail("run", "--landing", str(landing), "--lake", lake.root, "--full-refresh").returncode == 0
     assert {len(DeltaTable(lake.path(table)).history()) for table in LAKE_TABLES} == {2}
-    assert [check.name for check in verify(spark, lake, str(landing)).checks if not check.passed] == []
 
     _change_every_way(landing)
     assert written(run(spark, str(landing), lake)) == {table.name for table in LAKE_TABLES}
