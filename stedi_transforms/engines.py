@@ -163,7 +163,7 @@ def _start_sail() -> SparkSession:
 
 
 ARCHIVES_KEPT = 4
-"""Class archives kept in the cache, the newest: one per Java, PySpark installation and class path in use."""
+"""Class archives kept in the cache, the most recently used: one per Java, PySpark installation and class path."""
 
 
 def _class_data_sharing(classpath: str) -> str:
@@ -171,8 +171,8 @@ def _class_data_sharing(classpath: str) -> str:
     them instead of loading them one by one: about 5 s less for a session, its first job and its first Delta commit.
 
     The first start with a given Java, PySpark and class path has the JVM write the archive when it exits (into the
-    jars' cache, about 200 MB, under a name of its own per process; older archives beyond ARCHIVES_KEPT are removed
-    then); every later start uses it. A JVM that
+    jars' cache, about 200 MB, under a name of its own per process; the archives least recently used beyond
+    ARCHIVES_KEPT are removed then); every later start uses it. A JVM that
     cannot use an archive (another Java, a partly written file) says nothing and starts as it would without one.
     """
     import pyspark
@@ -184,6 +184,8 @@ def _class_data_sharing(classpath: str) -> str:
     quiet = "-Xlog:cds=off,cds+dynamic=off"
     archives = sorted(folder.glob(f"{key}-*.jsa"))
     if archives:
+        with contextlib.suppress(OSError):
+            os.utime(archives[0])  # kept by last use: the archives of a passing checkout go before this one
         return f"-XX:SharedArchiveFile={archives[0]} {quiet}"
     with contextlib.suppress(OSError):
         folder.mkdir(parents=True, exist_ok=True)
@@ -193,7 +195,7 @@ def _class_data_sharing(classpath: str) -> str:
 
 
 def _remove_oldest(archives: list[Path], keep: int) -> None:
-    """Remove all but the ``keep`` most recently written archives (a JVM that maps one keeps its copy)."""
+    """Remove all but the ``keep`` most recently used archives (a JVM that maps one keeps its copy)."""
 
     def written(archive: Path) -> float:
         try:

@@ -101,14 +101,17 @@ def test_the_first_classic_start_writes_a_class_archive_and_later_starts_use_it(
     assert _class_data_sharing("b.jar").startswith("-XX:ArchiveClassesAtExit=")  # another class path, another archive
 
 
-def test_a_new_class_archive_makes_room_by_removing_the_oldest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_class_archive_makes_room_by_removing_the_least_recently_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from stedi_transforms.engines import ARCHIVES_KEPT, _class_data_sharing
 
     monkeypatch.setenv("STEDI_JARS", str(tmp_path))
-    (tmp_path / "cds").mkdir()
-    archives = [tmp_path / "cds" / f"other{index}-1.jsa" for index in range(ARCHIVES_KEPT)]
-    for age, archive in enumerate(archives):
+    used = Path(_class_data_sharing("a.jar").split()[0].split("=", 1)[1])  # the archive a start with a.jar writes
+    others = [tmp_path / "cds" / f"other{index}-1.jsa" for index in range(ARCHIVES_KEPT - 1)]
+    for age, archive in enumerate([*others, used]):
         archive.write_bytes(b"an archive")
-        os.utime(archive, (1_000_000 - age, 1_000_000 - age))  # archives[0] is the newest
-    _class_data_sharing("a.jar")
-    assert sorted((tmp_path / "cds").iterdir()) == sorted(archives[: ARCHIVES_KEPT - 1])
+        os.utime(archive, (1_000_000 - age, 1_000_000 - age))  # others[0] the newest, a.jar's the oldest
+    _class_data_sharing("a.jar")  # a start that maps a.jar's archive
+    _class_data_sharing("b.jar")  # a start that will write another
+    assert sorted((tmp_path / "cds").iterdir()) == sorted([*others[:-1], used])
