@@ -186,6 +186,8 @@ def _class_data_sharing(classpath: str) -> str:
     if archives:
         with contextlib.suppress(OSError):
             os.utime(archives[0])  # kept by last use: the archives of a passing checkout go before this one
+            for twin in archives[1:]:  # written by JVMs that started together, before there was one
+                twin.unlink(missing_ok=True)
         return f"-XX:SharedArchiveFile={archives[0]} {quiet}"
     with contextlib.suppress(OSError):
         folder.mkdir(parents=True, exist_ok=True)

@@ -97,7 +97,10 @@ def test_the_first_classic_start_writes_a_class_archive_and_later_starts_use_it(
         tmp_path / "cds",
     )
     Path(written).write_bytes(b"the JVM's archive")
+    twin = Path(written).with_name(Path(written).name.replace("-", "-~", 1))  # from a JVM that started alongside
+    twin.write_bytes(b"another JVM's archive")
     assert _class_data_sharing("a.jar") == f"-XX:SharedArchiveFile={written} -Xlog:cds=off,cds+dynamic=off"
+    assert list((tmp_path / "cds").iterdir()) == [Path(written)]
     assert _class_data_sharing("b.jar").startswith("-XX:ArchiveClassesAtExit=")  # another class path, another archive
 
 
