@@ -389,13 +389,15 @@ def run(
 
 def lake_rows(spark: SparkSession, io: TableIO) -> dict[str, int]:
     """Rows of every table, landing (one row per non-blank line: its ingested table) to curated, as the lake's state
-    recorded them when each was written; a table the state has no figure for is counted."""
-    recorded = load_state(io.store, io.table_format).rows
-    tables = {table.name.replace("_ingested", "_landing"): table for table in (*INGESTED_TABLES, *OUTPUT_TABLES)}
-    return {
-        name: recorded[table.name] if table.name in recorded else io.read(spark, table).count()
-        for name, table in tables.items()
-    }
+    recorded them when each was written. A table the state has no figure for (in a lake written before they were
+    recorded) is counted, and its figure recorded: the caller holds the lake's lock."""
+    state = load_state(io.store, io.table_format)
+    tables = (*INGESTED_TABLES, *OUTPUT_TABLES)
+    missing = {table.name: io.read(spark, table).count() for table in tables if table.name not in state.rows}
+    if missing:
+        state.rows.update(missing)
+        save_state(io.store, state)
+    return {table.name.replace("_ingested", "_landing"): state.rows[table.name] for table in tables}
 
 
 def update(

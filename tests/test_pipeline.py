@@ -97,7 +97,7 @@ def test_verify_counts_every_table_and_passes_every_check(
 
 @only_on("sail")  # the state is the library's own Python
 def test_a_lake_whose_state_has_no_rows_is_counted(spark: SparkSession, fixtures_landing: str, tmp_path: Path) -> None:
-    """A state written before the rows were recorded: its tables are counted."""
+    """A state written before the rows were recorded: its tables are counted, once."""
     lake = Lake(str(tmp_path / "lake"), "delta")
     run(spark, fixtures_landing, lake)
     state = tmp_path / "lake" / "_stedi" / "state.json"
@@ -105,6 +105,9 @@ def test_a_lake_whose_state_has_no_rows_is_counted(spark: SparkSession, fixtures
     del raw["rows"]
     state.write_text(json.dumps(raw))
     assert lake_rows(spark, lake) == EXPECTED_COUNTS
+    assert json.loads(state.read_text())["rows"] == {  # recorded now, for the runs to come
+        name.replace("_landing", "_ingested"): rows for name, rows in EXPECTED_COUNTS.items()
+    }
 
 
 @only_on("sail")
