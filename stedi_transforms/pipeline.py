@@ -43,6 +43,7 @@ from stedi_transforms.lake import (
 from stedi_transforms.ledger import (
     FileChanges,
     IngestedFile,
+    LakeState,
     RunRecord,
     compare,
     load_state,
@@ -144,10 +145,11 @@ class _Job:
         self.result = JobResult(name)
         self._lock = threading.Lock()  # sources may be ingested side by side (see :func:`run`)
 
-    def save(self, rows: Mapping[str, int] = MappingProxyType({})) -> None:
-        """Save the state, with the rows of the tables just written."""
+    @contextmanager
+    def saving(self) -> Iterator[LakeState]:
+        """Change the state, then save it, while no other source's ingestion saves it half changed."""
         with self._lock:
-            self.state.rows.update(rows)
+            yield self.state
             save_state(self.io.store, self.state)
 
     @contextmanager
@@ -187,8 +189,8 @@ class _Job:
         # Rows of files a killed run was writing may be in the table already: replace them, never add them twice.
         replace = sorted(parsed | set(changes.removed) | set(ledger.pending))
         only_new = not (changes.changed or changes.removed or ledger.pending)
-        ledger.pending = replace
-        self.save()  # until the next save, a killed run leaves these files to be replaced by the next one
+        with self.saving():  # until the next save, a killed run leaves these files to be replaced by the next one
+            ledger.pending = replace
         rows = read_files(self.spark, self.landing_root, parse, source)
         written = None
         if rebuild:
@@ -197,12 +199,13 @@ class _Job:
             self.io.append(rows, table)
         else:
             self.io.replace_files(rows, table, replace)
-        ledger.files = {entry.path: IngestedFile(entry.path, entry.size, entry.version) for entry in listing}
-        ledger.pending = []
-        ledger.generation += 1
         ingested = self.io.read(self.spark, table)
         lines = ingested.count() if written is None else written
-        self.save({table.name: lines})
+        with self.saving() as state:
+            ledger.files = {entry.path: IngestedFile(entry.path, entry.size, entry.version) for entry in listing}
+            ledger.pending = []
+            ledger.generation += 1
+            state.rows[table.name] = lines
         self.result.written.append(table.name)
         self.result.lines_parsed[source.name] = (
             lines if rebuild else ingested.filter(F.col(FILE).isin(sorted(parsed))).count()
@@ -234,8 +237,10 @@ class _Job:
             return
         with self.step(table):
             written = self.io.write(compute(), table)
-            self.state.built[table.name] = seen
-            self.save({table.name: self.read(table).count() if written is None else written})
+            rows = self.read(table).count() if written is None else written
+            with self.saving() as state:
+                state.built[table.name] = seen
+                state.rows[table.name] = rows
             self.result.written.append(table.name)
 
     @property

@@ -19,8 +19,9 @@ from pyspark.sql import SparkSession
 
 from stedi_transforms.lake import OUTPUT_TABLES, Lake
 from stedi_transforms.lock import LakeBusyError, lake_lock
+from stedi_transforms.pipeline import lake_rows
 from tests.conftest import only_on
-from tests.fixture_tables import expected_table
+from tests.fixture_tables import EXPECTED_COUNTS, expected_table
 
 STEDI = str(Path(sys.executable).with_name("stedi"))
 
@@ -87,3 +88,4 @@ def test_a_run_killed_at_any_moment_leaves_readable_tables_and_the_next_run_repa
     survivor = stedi_process("run", "--landing", fixtures_landing, "--lake", str(lake))
     assert survivor.wait(timeout=120) == 0
     assert_lake_holds_the_expected_tables(spark, Lake(str(lake)))
+    assert lake_rows(spark, Lake(str(lake))) == EXPECTED_COUNTS  # the recorded rows were repaired too
