@@ -6,7 +6,8 @@ Landing sets are generated once per scale (seed 0) under ``benchmarks/data/`` an
 them when $STEDI_LANDING or ../shared/stedi-landing exists. For each set and each engine of RUNS, these processes
 run on the same files, each measured for wall time and peak memory (the RSS of its whole process tree): `stedi run`
 into a fresh lake; `stedi run` again into that lake once one small new file has landed (the incremental run); the
-naive reference on the same engine and format (:mod:`benchmarks.naive`); and DuckDB
+same file landing while a `stedi run --watch` process watches a lake of its own (the seconds from the landing to
+that run's record, once); the naive reference on the same engine and format (:mod:`benchmarks.naive`); and DuckDB
 (:mod:`benchmarks.duckdb_reference`, once per set). The table goes to the terminal, the figures to
 ``benchmarks/results.json``.
 """
@@ -18,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -28,17 +30,19 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psutil
 from rich.console import Console
 from rich.table import Column, Table
 
 from stedi_transforms.generate import Plan, generate, read_manifest
+from stedi_transforms.lake import Lake
+from stedi_transforms.ledger import history
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = "real"
-MEASURED = ("stedi_run", "incremental", "naive", "duckdb")
+MEASURED = ("stedi_run", "incremental", "watching", "naive", "duckdb")
 """The processes measured on each landing set, in the table's order."""
 
 
@@ -58,6 +62,9 @@ RUNS = (
 )
 NEW_FILE_LINES = 200
 """The small file that lands before the incremental run: this many new accelerometer readings."""
+NEW_FILE_FOLDER = Path("accelerometer", "landing", "2026")
+WATCH_SECONDS = 0.1
+"""How often the watching process looks at the landing: the most its measurement can add to the run's own time."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,38 @@ def _tree_rss(process: psutil.Process) -> int:
     return total
 
 
+def measure_watching(argv: Sequence[str], lake: Path, landing: Path) -> Measurement:
+    """Start ``argv`` (a `stedi run --watch` into ``lake``), wait for its first run, land one small file: the
+    seconds until the run that took it is recorded, and the peak RSS of the process tree meanwhile."""
+    with tempfile.TemporaryFile() as errors:
+        process = psutil.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
+        try:
+            _wait_for_runs(process, lake, 1, errors)
+            started, peak = time.perf_counter(), 0
+            add_new_file(landing)
+            while len(history(Lake(str(lake)).store)) < 2:
+                _check_running(process, errors)
+                peak = max(peak, _tree_rss(process))
+                time.sleep(0.02)
+            return Measurement(round(time.perf_counter() - started, 2), round(peak / 2**20))
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=120)
+
+
+def _wait_for_runs(process: psutil.Popen, lake: Path, count: int, errors: IO[bytes]) -> None:
+    while not (lake / "_stedi").is_dir() or len(history(Lake(str(lake)).store)) < count:
+        _check_running(process, errors)
+        time.sleep(0.05)
+
+
+def _check_running(process: psutil.Popen, errors: IO[bytes]) -> None:
+    if process.poll() is not None:
+        errors.seek(0)
+        tail = errors.read().decode(errors="replace")[-2_000:]
+        raise RuntimeError(f"{' '.join(process.args)} exited {process.returncode}:\n{tail}")
+
+
 def measure_median(argv: Sequence[str], repeat: int) -> Measurement:
     return median([measure(argv) for _ in range(repeat)])
 
@@ -107,7 +146,7 @@ def add_new_file(landing: Path) -> None:
     first = min((landing / "accelerometer" / "landing").rglob("*.json"))
     with first.open(encoding="utf-8") as lines:
         readings = [json.loads(line) for line, _ in zip(lines, range(NEW_FILE_LINES), strict=False)]
-    folder = landing / "accelerometer" / "landing" / "2026" / "11" / "26" / "09"
+    folder = landing / NEW_FILE_FOLDER / "11" / "26" / "09"
     folder.mkdir(parents=True)
     with (folder / "accelerometer-new").open("w", encoding="utf-8") as new:
         for reading in readings:
@@ -175,6 +214,9 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
                 options = ["--landing", str(own), "--engine", run.engine, "--format", run.table_format]
                 fresh = [measure([stedi, "run", "--lake", f"{scratch}/lake-{i}", *options]) for i in range(repeat)]
                 stedi_run = median(fresh)
+                watch = [stedi, "run", "--lake", f"{scratch}/watched", *options, "--watch", str(WATCH_SECONDS)]
+                watching = measure_watching(watch, Path(scratch) / "watched", own)
+                shutil.rmtree(own / NEW_FILE_FOLDER)  # landed again below, for the incremental runs
                 add_new_file(own)
                 # each fresh lake then takes the new file: as many incremental runs as full ones
                 incremental = median(
@@ -192,6 +234,7 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
                     "format": run.table_format,
                     "stedi_run": asdict(stedi_run),
                     "incremental": asdict(incremental),
+                    "watching": asdict(watching),
                     "naive": asdict(naive),
                     "duckdb": asdict(duckdb),
                 }
@@ -202,7 +245,19 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
 def print_table(rows: Sequence[dict[str, Any]], console: Console) -> None:
     lines, *measured = [
         Column(heading, justify="right")
-        for heading in ("lines", "stedi run s", "MB", "+1 file s", "MB", "naive read s", "MB", "DuckDB s", "MB")
+        for heading in (
+            "lines",
+            "stedi run s",
+            "MB",
+            "+1 file s",
+            "MB",
+            "watching s",
+            "MB",
+            "naive read s",
+            "MB",
+            "DuckDB s",
+            "MB",
+        )
     ]
     table = Table("data", lines, "engine", *measured, box=None, pad_edge=False)
     for row in rows:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
+from dataclasses import replace
 from typing import Any, TextIO
 
 from pyspark.sql import SparkSession
@@ -15,6 +18,7 @@ from rich.table import Table as RichTable
 from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, get_session, require, use_s3
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
 from stedi_transforms.ledger import RunRecord, history, recorded_format
+from stedi_transforms.lock import LakeBusyError
 from stedi_transforms.pipeline import JobResult, Settings, check_landing, update
 from stedi_transforms.reader import sample_landing
 from stedi_transforms.storage import check_s3, is_s3
@@ -22,6 +26,7 @@ from stedi_transforms.transforms import ML_JOINS, Options
 from stedi_transforms.verify import Report, verify
 
 DEFAULT_LAKE = "lake"
+WATCH_SECONDS = 5.0
 
 
 class UsageError(Exception):
@@ -40,6 +45,15 @@ def add_commands(commands: Any) -> None:
     run_parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
     run_parser.add_argument(
         "--full-refresh", action="store_true", help="parse every landing file again and rebuild every table"
+    )
+    run_parser.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=WATCH_SECONDS,
+        metavar="SECONDS",
+        help=f"keep running: look at the landing again every SECONDS (default {WATCH_SECONDS:g}) and bring the lake "
+        "up to date when it changed, until Ctrl-C or SIGTERM (the run in progress finishes first)",
     )
     add_option_arguments(run_parser)
     run_parser.set_defaults(handler=command_run)
@@ -113,6 +127,8 @@ def options_of(args: argparse.Namespace) -> Options:
 
 
 def command_run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.watch is not None and not args.watch > 0:
+        raise UsageError(f"--watch takes a number of seconds above 0, not {args.watch:g}")
     lake_root = _absolute(args.lake or DEFAULT_LAKE)
     landing = _absolute(args.landing or args.lake or str(sample_landing()))
     require(args.engine, delta=args.format == "delta", s3=is_s3(lake_root) or is_s3(landing))
@@ -127,11 +143,52 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
     if is_s3(lake_root) or is_s3(landing):
         use_s3(spark, s3)
     settings = Settings(args.full_refresh, options=options_of(args))
+    if args.watch is not None:
+        return _watch(spark, landing, lake, args.engine, settings, args.watch, out)
     record = update(spark, landing, lake, args.engine, settings, on_job_done=_progress)
+    _print_run(record, started, out)
+    return 0
+
+
+def _print_run(record: RunRecord, started: float, out: TextIO) -> None:
     console = _console(out)
     _print_files(record, console)
     _print_counts(record.rows, console)
     console.print(f"done in {time.perf_counter() - started:.2f} s")
+
+
+def _watch(
+    spark: SparkSession, landing: str, lake: Lake, engine: str, settings: Settings, seconds: float, out: TextIO
+) -> int:
+    """``stedi run --watch``: one session, a run every ``seconds`` until SIGINT or SIGTERM, which let the run in
+    progress finish. A run that finds nothing new prints nothing and leaves no record in the history; a lake held
+    by another run is tried again at the next turn."""
+    stop = threading.Event()
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
+    first = True
+    try:
+        while not stop.is_set():
+            started = time.perf_counter()
+            done: list[JobResult] = []  # a later run's progress is shown only if it had something to do
+            try:
+                record = update(spark, landing, lake, engine, settings, _progress if first else done.append, first)
+            except LakeBusyError as error:
+                _console(sys.stderr).print(f"stedi run: {error}; trying again in {seconds:g} s")
+            else:
+                if done and record.rows_written:
+                    _console(sys.stderr).print(f"{time.strftime('%H:%M:%S')} the landing changed")
+                    for result in done:
+                        _progress(result)
+                if first or record.rows_written:
+                    _print_run(record, started, out)
+                    out.flush()
+                if first:
+                    _console(sys.stderr).print(f"watching {landing} every {seconds:g} s (Ctrl-C stops)")
+                first, settings = False, replace(settings, full_refresh=False)
+            stop.wait(seconds)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return 0
 
 

@@ -412,9 +412,11 @@ def update(
     engine: str,
     settings: Settings = Settings(),
     on_job_done: Callable[[JobResult], None] = lambda result: None,
+    record_idle: bool = True,
 ) -> RunRecord:
     """Bring the lake up to date with the landing, holding its lock, and record the run in its history: what
-    ``stedi run`` does. Raises LakeBusyError at once when another run holds the lake.
+    ``stedi run`` does (a run that found nothing to do is recorded only with ``record_idle``). Raises LakeBusyError
+    at once when another run holds the lake.
 
     >>> update(spark, "fixtures", Lake("lake"), engine="sail").rows_written  # doctest: +SKIP
     """
@@ -440,5 +442,6 @@ def update(
             full_refresh=settings.full_refresh,
             options=asdict(settings.options),
         )
-        record_run(io.store, record)
+        if record_idle or record.rows_written:
+            record_run(io.store, record)
     return record

@@ -3,11 +3,15 @@ now, on both engines; consent revoked or granted in a new customer file reaches 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,7 @@ from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
 from stedi_transforms import ledger
+from stedi_transforms.cli import main
 from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake
 from stedi_transforms.pipeline import JobResult, lake_rows, run
 from stedi_transforms.storage import Store
@@ -229,3 +234,52 @@ def test_the_engines_share_a_delta_lake_both_ways_and_agree_after_an_incremental
     rebuilt = Lake(str(tmp_path / "rebuilt"), "parquet")
     assert sail("run", "--landing", str(landing), "--lake", rebuilt.root, "--format", "parquet").returncode == 0
     assert_same_lake(spark, lake, rebuilt)
+
+
+def _wait_for_runs(lake: Lake, count: int, watcher: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while len(ledger.history(lake.store)) < count:
+        assert watcher.poll() is None, f"the watching process stopped before run {count}"
+        assert time.monotonic() < deadline, f"no run {count} from the watching process"
+        time.sleep(0.05)
+
+
+@only_on("sail")  # the watch loop is the command line's own Python; each of its runs is the run tested on both engines
+def test_run_watch_brings_the_lake_up_to_date_as_files_land_and_stops_on_sigint(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    write_files(landing, FIRST)
+    lake = Lake(str(tmp_path / "lake"), "delta")
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
+    command = [str(Path(sys.executable).with_name("stedi")), "run", "--landing", str(landing), "--lake", lake.root]
+    watcher = subprocess.Popen(
+        [*command, "--engine", "sail", "--watch", "0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        _wait_for_runs(lake, 1, watcher)
+        write_files(landing, {f"{C}/customers-2.json": lines(customer("cy", 10, None), customer("bo", 10, T + 5))})
+        _wait_for_runs(lake, 2, watcher)
+        time.sleep(0.5)  # turns that find nothing new: no output, no record
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        out, err = watcher.communicate(timeout=60)
+    assert (watcher.returncode, out.count("done in "), len(ledger.history(lake.store))) == (0, 2, 2)
+    assert "Traceback" not in err
+    rebuilt = Lake(str(tmp_path / "rebuilt"), "parquet")
+    run(spark, str(landing), rebuilt)
+    assert_same_lake(spark, lake, rebuilt)
+
+
+def test_run_watch_takes_a_positive_number_of_seconds(tmp_path: Path) -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stderr(out):
+        code = main(["run", "--lake", str(tmp_path / "lake"), "--watch", "0"])
+    assert (code, out.getvalue().splitlines()[-1]) == (
+        2,
+        "stedi: error: --watch takes a number of seconds above 0, not 0",
+    )
