@@ -284,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC)
     load = os.getloadavg()[0]
     rows = bench(runs, landing_sets(runs, args.data, None if args.no_real else real_landing()), args.repeat)
-    print_table(rows, Console(width=120))
+    print_table(rows, Console(width=150))
     report = {
         "measured_at": started.isoformat(timespec="seconds"),
         "machine": {
