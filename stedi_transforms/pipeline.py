@@ -199,17 +199,19 @@ class _Job:
             self.io.append(rows, table)
         else:
             self.io.replace_files(rows, table, replace)
-        ingested = self.io.read(self.spark, table)
-        lines = ingested.count() if written is None else written
+        if written is None:  # appended, replaced, or written by an engine that does not count on the way
+            ingested = self.io.read(self.spark, table)
+            lines = ingested.count()
+            parsed_lines = lines if rebuild else ingested.filter(F.col(FILE).isin(sorted(parsed))).count()
+        else:  # a rebuild from every file, counted by the write itself: nothing to read back
+            lines = parsed_lines = written
         with self.saving() as state:
             ledger.files = {entry.path: IngestedFile(entry.path, entry.size, entry.version) for entry in listing}
             ledger.pending = []
             ledger.generation += 1
             state.rows[table.name] = lines
         self.result.written.append(table.name)
-        self.result.lines_parsed[source.name] = (
-            lines if rebuild else ingested.filter(F.col(FILE).isin(sorted(parsed))).count()
-        )
+        self.result.lines_parsed[source.name] = parsed_lines
 
     def built_from(self, inputs: Sequence[Table], options: Mapping[str, str]) -> dict[str, int | str]:
         """What a table built now from ``inputs`` with ``options`` would reflect: the generations of the sources
