@@ -84,9 +84,7 @@ def measure(argv: Sequence[str]) -> Measurement:
             time.sleep(0.02)
         seconds = time.perf_counter() - started
         if process.returncode != 0:
-            errors.seek(0)
-            tail = errors.read().decode(errors="replace")[-2_000:]
-            raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}:\n{tail}")
+            raise _failure(process, errors)
     return Measurement(round(seconds, 2), round(peak / 2**20))
 
 
@@ -107,29 +105,35 @@ def measure_watching(argv: Sequence[str], lake: Path, landing: Path) -> Measurem
         process = psutil.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
         try:
             _wait_for_runs(process, lake, 1, errors)
-            started, peak = time.perf_counter(), 0
+            started = time.perf_counter()
             add_new_file(landing)
-            while len(history(Lake(str(lake)).store)) < 2:
-                _check_running(process, errors)
-                peak = max(peak, _tree_rss(process))
-                time.sleep(0.02)
+            peak = _wait_for_runs(process, lake, 2, errors)
             return Measurement(round(time.perf_counter() - started, 2), round(peak / 2**20))
         finally:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=120)
 
 
-def _wait_for_runs(process: psutil.Popen, lake: Path, count: int, errors: IO[bytes]) -> None:
+def _wait_for_runs(process: psutil.Popen, lake: Path, count: int, errors: IO[bytes]) -> int:
+    """Wait until ``lake`` has ``count`` runs in its history; the peak RSS of the process tree meanwhile."""
+    peak = 0
     while not (lake / "_stedi").is_dir() or len(history(Lake(str(lake)).store)) < count:
         _check_running(process, errors)
-        time.sleep(0.05)
+        peak = max(peak, _tree_rss(process))
+        time.sleep(0.02)
+    return peak
 
 
 def _check_running(process: psutil.Popen, errors: IO[bytes]) -> None:
     if process.poll() is not None:
-        errors.seek(0)
-        tail = errors.read().decode(errors="replace")[-2_000:]
-        raise RuntimeError(f"{' '.join(process.args)} exited {process.returncode}:\n{tail}")
+        raise _failure(process, errors)
+
+
+def _failure(process: psutil.Popen, errors: IO[bytes]) -> RuntimeError:
+    """A measured process that ended badly, with the end of what it wrote to stderr."""
+    errors.seek(0)
+    tail = errors.read().decode(errors="replace")[-2_000:]
+    return RuntimeError(f"{' '.join(process.args)} exited {process.returncode}:\n{tail}")
 
 
 def measure_median(argv: Sequence[str], repeat: int) -> Measurement:
