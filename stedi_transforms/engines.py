@@ -172,8 +172,8 @@ def _class_data_sharing(classpath: str) -> str:
 
     The first start with a given Java, PySpark and class path has the JVM write the archive when it exits (into the
     jars' cache, about 200 MB, under a name of its own per process; the archives least recently used beyond
-    ARCHIVES_KEPT are removed then); every later start uses it. A JVM that
-    cannot use an archive (another Java, a partly written file) says nothing and starts as it would without one.
+    ARCHIVES_KEPT are removed then); every later start uses it. A JVM that cannot use an archive (another Java, a
+    partly written file) says nothing and starts as it would without one.
     """
     import pyspark
 
@@ -191,21 +191,21 @@ def _class_data_sharing(classpath: str) -> str:
         return f"-XX:SharedArchiveFile={archives[0]} {quiet}"
     with contextlib.suppress(OSError):
         folder.mkdir(parents=True, exist_ok=True)
-        _remove_oldest(sorted(folder.glob("*.jsa")), keep=ARCHIVES_KEPT - 1)
+        _remove_least_used(sorted(folder.glob("*.jsa")), keep=ARCHIVES_KEPT - 1)
         return f"-XX:ArchiveClassesAtExit={folder / f'{key}-{os.getpid()}.jsa'} {quiet}"
     return ""
 
 
-def _remove_oldest(archives: list[Path], keep: int) -> None:
+def _remove_least_used(archives: list[Path], keep: int) -> None:
     """Remove all but the ``keep`` most recently used archives (a JVM that maps one keeps its copy)."""
 
-    def written(archive: Path) -> float:
+    def last_used(archive: Path) -> float:  # its modification time: set on every use
         try:
             return archive.stat().st_mtime
         except OSError:
             return 0.0
 
-    for archive in sorted(archives, key=written)[: max(0, len(archives) - keep)]:
+    for archive in sorted(archives, key=last_used)[: max(0, len(archives) - keep)]:
         archive.unlink(missing_ok=True)
 
 
