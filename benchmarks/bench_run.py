@@ -6,8 +6,8 @@ Landing sets are generated once per scale (seed 0) under ``benchmarks/data/`` an
 them when $STEDI_LANDING or ../shared/stedi-landing exists. For each set and each engine of RUNS, these processes
 run on the same files, each measured for wall time and peak memory (the RSS of its whole process tree): `stedi run`
 into a fresh lake; `stedi run` again into that lake once one small new file has landed (the incremental run); the
-same file landing while a `stedi run --watch` process watches a lake of its own (the seconds from the landing to
-that run's record, once); the naive reference on the same engine and format (:mod:`benchmarks.naive`); and DuckDB
+same two runs served by a `stedi serve` started beforehand (the client processes' wall time, the server's memory);
+the naive reference on the same engine and format (:mod:`benchmarks.naive`); and DuckDB
 (:mod:`benchmarks.duckdb_reference`, once per set). The table goes to the terminal, the figures to
 ``benchmarks/results.json``.
 """
@@ -25,7 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -37,12 +38,10 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from stedi_transforms.generate import Plan, generate, read_manifest
-from stedi_transforms.lake import Lake
-from stedi_transforms.ledger import history
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = "real"
-MEASURED = ("stedi_run", "incremental", "watching", "naive", "duckdb")
+MEASURED = ("stedi_run", "incremental", "served", "served_incremental", "naive", "duckdb")
 """The processes measured on each landing set, in the table's order."""
 
 
@@ -63,8 +62,6 @@ RUNS = (
 NEW_FILE_LINES = 200
 """The small file that lands before the incremental run: this many new accelerometer readings."""
 NEW_FILE_FOLDER = Path("accelerometer", "landing", "2026")
-WATCH_SECONDS = 0.1
-"""How often the watching process looks at the landing: the most its measurement can add to the run's own time."""
 
 
 @dataclass(frozen=True)
@@ -73,14 +70,15 @@ class Measurement:
     peak_mb: float
 
 
-def measure(argv: Sequence[str]) -> Measurement:
-    """Run ``argv`` to its end; its wall time and the peak of the summed RSS of it and all its children."""
+def measure(argv: Sequence[str], environment: dict[str, str], server: psutil.Process | None = None) -> Measurement:
+    """Run ``argv`` to its end; its wall time and the peak of the summed RSS of it and all its children (or, for a
+    command that ``server`` runs, of the server's)."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors:
-        process = psutil.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
+        process = psutil.Popen(argv, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=errors)
         peak = 0
         while process.poll() is None:
-            peak = max(peak, _tree_rss(process))
+            peak = max(peak, _tree_rss(server or process))
             time.sleep(0.02)
         seconds = time.perf_counter() - started
         if process.returncode != 0:
@@ -98,30 +96,23 @@ def _tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def measure_watching(argv: Sequence[str], lake: Path, landing: Path) -> Measurement:
-    """Start ``argv`` (a `stedi run --watch` into ``lake``), wait for its first run, land one small file: the
-    seconds until the run that took it is recorded, and the peak RSS of the process tree meanwhile."""
+@contextmanager
+def serving(engine: str, environment: dict[str, str]) -> Iterator[psutil.Popen]:
+    """A `stedi serve` of ``engine`` listening on the socket ``environment`` names, stopped at the end."""
+    stedi = str(Path(sys.executable).with_name("stedi"))
+    socket_file = Path(environment["STEDI_SOCKET"])
     with tempfile.TemporaryFile() as errors:
-        process = psutil.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
+        server = psutil.Popen(
+            [stedi, "serve", "--engine", engine], env=environment, stdout=subprocess.DEVNULL, stderr=errors
+        )
         try:
-            _wait_for_runs(process, lake, 1, errors)
-            started = time.perf_counter()
-            add_new_file(landing)
-            peak = _wait_for_runs(process, lake, 2, errors)
-            return Measurement(round(time.perf_counter() - started, 2), round(peak / 2**20))
+            while not socket_file.is_socket():
+                _check_running(server, errors)
+                time.sleep(0.02)
+            yield server
         finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=120)
-
-
-def _wait_for_runs(process: psutil.Popen, lake: Path, count: int, errors: IO[bytes]) -> int:
-    """Wait until ``lake`` has ``count`` runs in its history; the peak RSS of the process tree meanwhile."""
-    peak = 0
-    while not (lake / "_stedi").is_dir() or len(history(Lake(str(lake)).store)) < count:
-        _check_running(process, errors)
-        peak = max(peak, _tree_rss(process))
-        time.sleep(0.02)
-    return peak
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=120)
 
 
 def _check_running(process: psutil.Popen, errors: IO[bytes]) -> None:
@@ -136,8 +127,8 @@ def _failure(process: psutil.Popen, errors: IO[bytes]) -> RuntimeError:
     return RuntimeError(f"{' '.join(process.args)} exited {process.returncode}:\n{tail}")
 
 
-def measure_median(argv: Sequence[str], repeat: int) -> Measurement:
-    return median([measure(argv) for _ in range(repeat)])
+def measure_median(argv: Sequence[str], environment: dict[str, str], repeat: int) -> Measurement:
+    return median([measure(argv, environment) for _ in range(repeat)])
 
 
 def median(runs: Sequence[Measurement]) -> Measurement:
@@ -200,6 +191,7 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
     """One row per (landing set, engine): `stedi run` and the naive reference, with DuckDB's figures for the set."""
     python, stedi = sys.executable, str(Path(sys.executable).with_name("stedi"))
     rows = []
+    alone = os.environ | {"STEDI_SOCKET": str(Path(tempfile.gettempdir()) / "stedi-bench-no-server" / "none.sock")}
     for landing in sets:
         wanted = [run for run in runs if landing.wanted_by(run)]
         if not wanted:
@@ -207,7 +199,9 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
         lines = count_lines(landing.path)
         with tempfile.TemporaryDirectory() as scratch:
             duckdb = measure_median(
-                [python, "-m", "benchmarks.duckdb_reference", "--landing", str(landing.path), "--out", scratch], repeat
+                [python, "-m", "benchmarks.duckdb_reference", "--landing", str(landing.path), "--out", scratch],
+                alone,
+                repeat,
             )
         for run in wanted:
             print(f"{landing.name}: {run.engine} ({run.table_format})", file=sys.stderr, flush=True)
@@ -216,18 +210,18 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
                 own = Path(scratch) / "landing"  # hard links: the new file lands in this copy only
                 shutil.copytree(landing.path, own, copy_function=os.link)
                 options = ["--landing", str(own), "--engine", run.engine, "--format", run.table_format]
-                fresh = [measure([stedi, "run", "--lake", f"{scratch}/lake-{i}", *options]) for i in range(repeat)]
-                stedi_run = median(fresh)
-                watch = [stedi, "run", "--lake", f"{scratch}/watched", *options, "--watch", str(WATCH_SECONDS)]
-                watching = measure_watching(watch, Path(scratch) / "watched", own)
-                shutil.rmtree(own / NEW_FILE_FOLDER)  # landed again below, for the incremental runs
-                add_new_file(own)
-                # each fresh lake then takes the new file: as many incremental runs as full ones
-                incremental = median(
-                    [measure([stedi, "run", "--lake", f"{scratch}/lake-{i}", *options]) for i in range(repeat)]
-                )
+                lakes = [[stedi, "run", "--lake", f"{scratch}/lake-{i}", *options] for i in range(repeat)]
+                served_lakes = [[stedi, "run", "--lake", f"{scratch}/served-{i}", *options] for i in range(repeat)]
+                stedi_run = median([measure(argv, alone) for argv in lakes])
+                with serving(run.engine, alone | {"STEDI_SOCKET": f"{scratch}/stedi.sock"}) as server:
+                    at_server = alone | {"STEDI_SOCKET": f"{scratch}/stedi.sock"}
+                    served = median([measure(argv, at_server, server) for argv in served_lakes])
+                    add_new_file(own)
+                    # each fresh lake then takes the new file: as many incremental runs as full ones
+                    served_incremental = median([measure(argv, at_server, server) for argv in served_lakes])
+                incremental = median([measure(argv, alone) for argv in lakes])
                 naive = measure_median(
-                    [python, "-m", "benchmarks.naive", "--lake", f"{scratch}/naive", *options], repeat
+                    [python, "-m", "benchmarks.naive", "--lake", f"{scratch}/naive", *options], alone, repeat
                 )
             rows.append(
                 {
@@ -238,7 +232,8 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
                     "format": run.table_format,
                     "stedi_run": asdict(stedi_run),
                     "incremental": asdict(incremental),
-                    "watching": asdict(watching),
+                    "served": asdict(served),
+                    "served_incremental": asdict(served_incremental),
                     "naive": asdict(naive),
                     "duckdb": asdict(duckdb),
                 }
@@ -255,7 +250,9 @@ def print_table(rows: Sequence[dict[str, Any]], console: Console) -> None:
             "MB",
             "+1 file s",
             "MB",
-            "watching s",
+            "served s",
+            "MB",
+            "+1 served s",
             "MB",
             "naive read s",
             "MB",

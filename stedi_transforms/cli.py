@@ -1,6 +1,6 @@
 """The ``stedi`` command: ``stedi run`` builds the lake from landing files, ``stedi verify`` checks it, ``stedi
 history`` lists its runs, ``stedi report`` shows it as an HTML page, ``stedi generate`` writes landing data at any
-scale; ``stedi sql`` and ``stedi glue`` are the AWS side.
+scale; ``stedi serve`` keeps an engine started for the others; ``stedi sql`` and ``stedi glue`` are the AWS side.
 
 A thin shell: each command parses its arguments, calls the library and prints. Problems a user can act on print
 one line on stderr: exit 2 for usage and environment problems (a missing landing folder, an unwritable lake, an
@@ -18,33 +18,44 @@ import traceback
 from collections.abc import Sequence
 from typing import TextIO
 
-from stedi_transforms import cli_aws, cli_generate, cli_lake, cli_report
+from stedi_transforms import cli_aws, cli_generate, cli_lake, cli_report, server
 from stedi_transforms.cli_lake import UsageError
 from stedi_transforms.deploy import DeployError
 from stedi_transforms.engines import EngineError, engine_message
 from stedi_transforms.generate import GenerateError
 from stedi_transforms.lock import LakeBusyError
 from stedi_transforms.pipeline import JobError, LandingError
+from stedi_transforms.server import ServerError
 from stedi_transforms.storage import StorageError
 
-USAGE_ERRORS = (UsageError, LandingError, EngineError, DeployError, StorageError, LakeBusyError, GenerateError)
+USAGE_ERRORS = (
+    UsageError,
+    LandingError,
+    EngineError,
+    DeployError,
+    StorageError,
+    LakeBusyError,
+    GenerateError,
+    ServerError,
+)
 """Problems of usage or environment: one line, exit code 2."""
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stedi", description=__doc__.splitlines()[0])
-    parser.add_argument("--debug", action="store_true", help="show the full trace of an error (or STEDI_DEBUG=1)")
-    commands = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    stedi = argparse.ArgumentParser(prog="stedi", description=__doc__.splitlines()[0])
+    stedi.add_argument("--debug", action="store_true", help="show the full trace of an error (or STEDI_DEBUG=1)")
+    commands = stedi.add_subparsers(dest="command", required=True)
     cli_lake.add_commands(commands)
     cli_report.add_commands(commands)
     cli_generate.add_commands(commands)
     cli_aws.add_commands(commands)
-    return parser
+    server.add_commands(commands)
+    return stedi
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the ``stedi`` command; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     debug = args.debug or os.environ.get("STEDI_DEBUG") == "1"
     try:
         code: int = args.handler(args, out or sys.stdout)
@@ -70,7 +81,3 @@ def _fail(error: Exception, code: int, debug: bool, cause: Exception | None = No
         traceback.print_exception(cause or error, file=sys.stderr)
     print(f"stedi: error: {error}", file=sys.stderr)
     return code
-
-
-def entry_point() -> None:
-    sys.exit(main())

@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ def only_on(engine: str) -> Callable[[Test], Test]:
 CLASSIC_ON_THE_SAIL_WORKER = {"test_s3", "test_glue_jobs"}
 """Modules whose classic-Spark tests run in the Sail tests' process, once those are done: the classic tests are the
 longer queue, and a process switches engines once (stopping one before it starts the other)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The ``stedi`` processes that tests start run their commands themselves, never in a server someone started.
+    os.environ["STEDI_SOCKET"] = os.path.join(tempfile.gettempdir(), f"stedi-tests-{os.getpid()}", "none.sock")
 
 
 @pytest.hookimpl(tryfirst=True)
