@@ -9,6 +9,12 @@ from the landing as it is now: a consent revoked in a new customer file reaches 
 
 A downstream job reads what the upstream one wrote, exactly as the Glue jobs do, so ``stedi run`` and the Glue
 scripts run the same code. Parquet and JSON lakes are rebuilt in full every run.
+
+Within one :func:`run`, a table that was up to date before the run and whose inputs only *gained* rows in it (a
+source that only had new files, and the tables brought up to date from it this way) gains what those rows add,
+appended, instead of being rebuilt: the common case of new readings landing costs the new rows, not the lake. Each
+table's rule says what new input rows add (:class:`RunChanges`); a table whose inputs changed otherwise, or gained
+more than :data:`APPEND_LIMIT` rows, is rebuilt.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from functools import reduce
 from types import MappingProxyType
 from typing import Protocol
 
@@ -120,15 +127,40 @@ class JobResult:
     written: list[str] = field(default_factory=list)
 
 
+APPEND_LIMIT = 10_000
+"""The most rows a run appends to a table built from others; a table that gains more is rebuilt."""
+
+
+@dataclass
+class RunChanges:
+    """What a run did so far to the tables it wrote, for the tables built after them (see the module's docstring).
+
+    ``appended`` holds, per table that only gained rows, those rows (a DataFrame that reads them whatever is
+    written later: the new files' rows of an ingested table, or the rows themselves, held here) and how many;
+    ``rewritten`` the tables written otherwise. ``before`` is the lake's state when the run started.
+    """
+
+    before: LakeState
+    appended: dict[str, tuple[DataFrame, int]] = field(default_factory=dict)
+    rewritten: set[str] = field(default_factory=set)
+
+
+Added = Callable[[Mapping[str, DataFrame]], DataFrame | None]
+"""A table's rule for appending: given the rows each input gained (only inputs that gained some), the rows the
+table gains; None where the table cannot be brought up to date by appending."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """How a job runs: ``full_refresh`` parses every landing file again and rebuilds every table; ``ingest=False``
     leaves out the job's own ingestion (:func:`run` ingests every source first); ``options`` are the ML table's
-    (:class:`stedi_transforms.transforms.Options`)."""
+    (:class:`stedi_transforms.transforms.Options`); ``changes`` is the run's record of what it wrote, which
+    :func:`run` passes from job to job (a job run alone, as on Glue, rebuilds what changed)."""
 
     full_refresh: bool = False
     ingest: bool = True
     options: Options = field(default_factory=Options)
+    changes: RunChanges | None = None
 
 
 class _Job:
@@ -141,6 +173,7 @@ class _Job:
         self.full_refresh = settings.full_refresh or not io.incremental
         self.ingests = settings.ingest
         self.options = settings.options
+        self.changes = None if self.full_refresh else settings.changes
         self.state = load_state(io.store, io.table_format)
         self.result = JobResult(name)
         self._lock = threading.Lock()  # sources may be ingested side by side (see :func:`run`)
@@ -177,7 +210,12 @@ class _Job:
         if rebuild or changes.any or ledger.pending:
             with self.step(table):
                 self._ingest(source, table, listing, changes, rebuild)
-        self.build(rejected_table(source), (table,), lambda: rejected(self.io.read(self.spark, table)))
+        self.build(
+            rejected_table(source),
+            (table,),
+            lambda: rejected(self.io.read(self.spark, table)),
+            added=lambda new: rejected(new[table.name]),
+        )
 
     def _ingest(
         self, source: Source, table: Table, listing: list[FileEntry], changes: FileChanges, rebuild: bool
@@ -199,29 +237,43 @@ class _Job:
             self.io.append(rows, table)
         else:
             self.io.replace_files(rows, table, replace)
-        if written is None:  # appended, replaced, or written by an engine that does not count on the way
-            ingested = self.io.read(self.spark, table)
-            lines = ingested.count()
-            parsed_lines = lines if rebuild else ingested.filter(F.col(FILE).isin(sorted(parsed))).count()
-        else:  # a rebuild from every file, counted by the write itself: nothing to read back
+        new_rows = self.io.read(self.spark, table).filter(F.col(FILE).isin(sorted(parsed)))
+        if written is not None:  # a rebuild from every file, counted by the write itself: nothing to read back
             lines = parsed_lines = written
+        elif rebuild:
+            lines = parsed_lines = self.io.read(self.spark, table).count()
+        else:
+            parsed_lines = new_rows.count()
+            before = self.state.rows.get(table.name)
+            if only_new and before is not None:
+                lines = before + parsed_lines
+            else:
+                lines = self.io.read(self.spark, table).count()
         with self.saving() as state:
             ledger.files = {entry.path: IngestedFile(entry.path, entry.size, entry.version) for entry in listing}
             ledger.pending = []
             ledger.generation += 1
             state.rows[table.name] = lines
+            if self.changes is not None and only_new and not rebuild:
+                self.changes.appended[table.name] = (new_rows, parsed_lines)
+            elif self.changes is not None:
+                self.changes.rewritten.add(table.name)
         self.result.written.append(table.name)
         self.result.lines_parsed[source.name] = parsed_lines
 
-    def built_from(self, inputs: Sequence[Table], options: Mapping[str, str]) -> dict[str, int | str]:
-        """What a table built now from ``inputs`` with ``options`` would reflect: the generations of the sources
-        behind it, and the options it and its inputs were built with (a conflict makes it always out of date)."""
+    def built_from(
+        self, inputs: Sequence[Table], options: Mapping[str, str], state: LakeState | None = None
+    ) -> dict[str, int | str]:
+        """What a table built now (or when ``state`` was the lake's) from ``inputs`` with ``options`` would
+        reflect: the generations of the sources behind it, and the options it and its inputs were built with (a
+        conflict makes it always out of date)."""
+        state = state or self.state
         seen: dict[str, int | str] = dict(options)
         for table in inputs:
             if table.zone == "ingested":
-                reflected: Mapping[str, int | str] = self.state.generations((table.entity,))
+                reflected: Mapping[str, int | str] = state.generations((table.entity,))
             else:
-                reflected = self.state.built.get(table.name, {})
+                reflected = state.built.get(table.name, {})
             for key, value in reflected.items():
                 seen[key] = value if seen.get(key, value) == value else -1
         return seen
@@ -232,18 +284,59 @@ class _Job:
         inputs: Sequence[Table],
         compute: Callable[[], DataFrame],
         options: Mapping[str, str] = MappingProxyType({}),
+        added: Added | None = None,
     ) -> None:
-        """Write ``table`` from its inputs, unless it already reflects what they hold now (and the options)."""
+        """Write ``table`` from its inputs, unless it already reflects what they hold now (and the options): by
+        appending what ``added`` says the inputs' new rows add, where it can, else in full."""
         seen = self.built_from(inputs, options)
         if not self.full_refresh and self.state.built.get(table.name) == seen and self.io.exists(table):
             return
         with self.step(table):
+            if added is not None and self._append(table, inputs, seen, options, added):
+                return
             written = self.io.write(compute(), table)
             rows = self.read(table).count() if written is None else written
             with self.saving() as state:
                 state.built[table.name] = seen
                 state.rows[table.name] = rows
+                if self.changes is not None:
+                    self.changes.rewritten.add(table.name)
             self.result.written.append(table.name)
+
+    def _append(
+        self,
+        table: Table,
+        inputs: Sequence[Table],
+        seen: dict[str, int | str],
+        options: Mapping[str, str],
+        added: Added,
+    ) -> bool:
+        """Bring ``table`` up to date by appending what its inputs' new rows add: only if it was up to date when
+        the run started, its inputs only gained rows since, and it gains at most APPEND_LIMIT rows."""
+        changes = self.changes
+        if changes is None or table.name not in self.state.rows or not self.io.exists(table):
+            return False
+        if self.state.built.get(table.name) != self.built_from(inputs, options, changes.before):
+            return False
+        if any(source.name in changes.rewritten for source in inputs):
+            return False
+        new = {name: rows for name, (rows, count) in changes.appended.items() if count and name in _names(inputs)}
+        gained = added(new) if new else self.spark.createDataFrame([], table.schema)
+        if gained is None:
+            return False
+        rows = gained.select(*table.schema.fieldNames()).limit(APPEND_LIMIT + 1).collect()
+        if len(rows) > APPEND_LIMIT:
+            return False
+        held = self.spark.createDataFrame(rows, table.schema)
+        if rows:
+            self.io.append(held, table)
+        with self.saving() as state:
+            state.built[table.name] = seen
+            state.rows[table.name] += len(rows)
+            changes.appended[table.name] = (held, len(rows))
+        if rows:
+            self.result.written.append(table.name)
+        return True
 
     @property
     def consent_cutoff(self) -> dict[str, str]:
@@ -254,6 +347,14 @@ class _Job:
 
     def read(self, table: Table) -> DataFrame:
         return self.io.read(self.spark, table)
+
+
+def _names(tables: Sequence[Table]) -> set[str]:
+    return {table.name for table in tables}
+
+
+def _union(parts: Sequence[DataFrame]) -> DataFrame:
+    return reduce(DataFrame.unionByName, parts)
 
 
 def customer_landing_to_trusted(
@@ -277,13 +378,21 @@ def accelerometer_landing_to_trusted(
     accelerometer_trusted."""
     job = _Job("accelerometer_landing_to_trusted", spark, landing_root, io, settings)
     job.ingest(ACCELEROMETER)
+    cutoff = settings.options.consent_cutoff
+
+    def added(new: Mapping[str, DataFrame]) -> DataFrame | None:  # new readings of the trusted customers
+        if CUSTOMER_TRUSTED.name in new:
+            return None
+        readings = accepted(new[ingested_table(ACCELEROMETER).name], ACCELEROMETER)
+        kept = transforms.accelerometer_trusted(readings, job.read(CUSTOMER_TRUSTED), cutoff)
+        return kept.subtract(job.read(ACCELEROMETER_TRUSTED))
+
     job.build(
         ACCELEROMETER_TRUSTED,
         (ingested_table(ACCELEROMETER), CUSTOMER_TRUSTED),
-        lambda: transforms.accelerometer_trusted(
-            job.accepted(ACCELEROMETER), job.read(CUSTOMER_TRUSTED), settings.options.consent_cutoff
-        ),
+        lambda: transforms.accelerometer_trusted(job.accepted(ACCELEROMETER), job.read(CUSTOMER_TRUSTED), cutoff),
         job.consent_cutoff,
+        added,
     )
     return job.result
 
@@ -293,10 +402,18 @@ def customer_trusted_to_curated(
 ) -> JobResult:
     """customer_trusted + accelerometer_trusted → customer_curated."""
     job = _Job("customer_trusted_to_curated", spark, landing_root, io, settings)
+
+    def added(new: Mapping[str, DataFrame]) -> DataFrame | None:  # trusted customers with their first readings
+        if CUSTOMER_TRUSTED.name in new:
+            return None
+        curated = transforms.customer_curated(job.read(CUSTOMER_TRUSTED), new[ACCELEROMETER_TRUSTED.name])
+        return curated.subtract(job.read(CUSTOMER_CURATED))
+
     job.build(
         CUSTOMER_CURATED,
         (CUSTOMER_TRUSTED, ACCELEROMETER_TRUSTED),
         lambda: transforms.customer_curated(job.read(CUSTOMER_TRUSTED), job.read(ACCELEROMETER_TRUSTED)),
+        added=added,
     )
     return job.result
 
@@ -307,13 +424,24 @@ def step_trainer_trusted(
     """step_trainer landing + customer_curated → step_trainer_ingested, step_trainer_rejected, step_trainer_trusted."""
     job = _Job("step_trainer_trusted", spark, landing_root, io, settings)
     job.ingest(STEP_TRAINER)
+    cutoff, ingested = settings.options.consent_cutoff, ingested_table(STEP_TRAINER).name
+
+    def added(new: Mapping[str, DataFrame]) -> DataFrame:  # new readings of the curated customers' devices, and
+        parts = []  # every reading of the devices of newly curated customers
+        if ingested in new:
+            readings = accepted(new[ingested], STEP_TRAINER)
+            parts.append(transforms.step_trainer_trusted(readings, job.read(CUSTOMER_CURATED), cutoff))
+        if CUSTOMER_CURATED.name in new:
+            owners = new[CUSTOMER_CURATED.name]
+            parts.append(transforms.step_trainer_trusted(job.accepted(STEP_TRAINER), owners, cutoff))
+        return _union(parts).subtract(job.read(STEP_TRAINER_TRUSTED))
+
     job.build(
         STEP_TRAINER_TRUSTED,
         (ingested_table(STEP_TRAINER), CUSTOMER_CURATED),
-        lambda: transforms.step_trainer_trusted(
-            job.accepted(STEP_TRAINER), job.read(CUSTOMER_CURATED), settings.options.consent_cutoff
-        ),
+        lambda: transforms.step_trainer_trusted(job.accepted(STEP_TRAINER), job.read(CUSTOMER_CURATED), cutoff),
         job.consent_cutoff,
+        added,
     )
     return job.result
 
@@ -323,6 +451,22 @@ def machine_learning_curated(
 ) -> JobResult:
     """step_trainer_trusted + accelerometer_trusted → machine_learning_curated."""
     job = _Job("machine_learning_curated", spark, landing_root, io, settings)
+
+    def added(new: Mapping[str, DataFrame]) -> DataFrame | None:
+        """The pairs of a new step-trainer reading with any reading, and of an older one with a new reading (the
+        ML table keeps every pair, so the new rows are exactly these)."""
+        if settings.options.ml_join != "timestamp":
+            return None
+        steps, readings = job.read(STEP_TRAINER_TRUSTED), job.read(ACCELEROMETER_TRUSTED)
+        new_steps, new_readings = new.get(STEP_TRAINER_TRUSTED.name), new.get(ACCELEROMETER_TRUSTED.name)
+        parts = []
+        if new_steps is not None:
+            parts.append(transforms.machine_learning_curated(new_steps, readings))
+            steps = steps.subtract(new_steps)
+        if new_readings is not None:
+            parts.append(transforms.machine_learning_curated(steps, new_readings))
+        return _union(parts) if parts else spark.createDataFrame([], MACHINE_LEARNING_CURATED.schema)
+
     job.build(
         MACHINE_LEARNING_CURATED,
         (STEP_TRAINER_TRUSTED, ACCELEROMETER_TRUSTED, CUSTOMER_CURATED),
@@ -333,6 +477,7 @@ def machine_learning_curated(
             settings.options.ml_join,
         ),
         {"ml_join": settings.options.ml_join},
+        added,
     )
     return job.result
 
@@ -384,6 +529,7 @@ def run(
     """
     check_landing(landing_root)
     results = []
+    settings = replace(settings, changes=RunChanges(load_state(io.store, io.table_format)))
     steps: list[Callable[[SparkSession, str, TableIO, Settings], JobResult]] = [ingest_all, *JOBS]
     for step in steps:
         started = time.perf_counter()

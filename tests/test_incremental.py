@@ -24,8 +24,9 @@ from pyspark.sql import SparkSession
 from stedi_transforms import ledger
 from stedi_transforms.cli import main
 from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake
-from stedi_transforms.pipeline import JobResult, lake_rows, run
+from stedi_transforms.pipeline import JobResult, Settings, lake_rows, run
 from stedi_transforms.storage import Store
+from stedi_transforms.transforms import Options
 from stedi_transforms.verify import count_tables
 from tests.conftest import only_on
 from tests.landing_sets import T, reading, write_files
@@ -76,13 +77,16 @@ def assert_same_lake(spark: SparkSession, incremental: Lake, rebuilt: Lake) -> N
         )
 
 
-def run_and_compare(spark: SparkSession, landing: Path, lake: Lake, scratch: Path) -> list[JobResult]:
+def run_and_compare(
+    spark: SparkSession, landing: Path, lake: Lake, scratch: Path, settings: Settings | None = None
+) -> list[JobResult]:
     """An incremental run into ``lake``, then a full rebuild into a fresh lake: the two must hold the same rows."""
-    results = run(spark, str(landing), lake)
+    settings = settings or Settings()
+    results = run(spark, str(landing), lake, settings)
     assert lake_rows(spark, lake) == count_tables(spark, lake)  # the rows recorded at each write, as a scan finds
     # The rebuild's format does not matter to the rows, and Parquet is the cheaper one on classic Spark.
     rebuilt = Lake(str(scratch / f"rebuilt-{len(list(scratch.glob('rebuilt-*')))}"), "parquet")
-    run(spark, str(landing), rebuilt)
+    run(spark, str(landing), rebuilt, settings)
     assert_same_lake(spark, lake, rebuilt)
     return results
 
@@ -108,6 +112,11 @@ def _change_every_way(landing: Path) -> None:
     (landing / A / "2023/08/06/readings-2.json").unlink()  # a file removed
 
 
+EVERY_WAY_WRITTEN = {table.name for table in LAKE_TABLES} - {"customer_rejected"}
+"""The tables those changes write: all but the customers' quarantine, which the new customer file, with no bad line,
+leaves as it is."""
+
+
 @only_on("sail")  # on classic Spark, the test below makes the same changes and compares with Sail's full rebuild
 def test_every_kind_of_landing_change_leaves_what_a_full_rebuild_leaves(spark: SparkSession, tmp_path: Path) -> None:
     landing = tmp_path / "landing"
@@ -116,7 +125,77 @@ def test_every_kind_of_landing_change_leaves_what_a_full_rebuild_leaves(spark: S
     run(spark, str(landing), lake)
     assert written(run(spark, str(landing), lake)) == set()  # nothing new: nothing written
     _change_every_way(landing)
-    assert written(run_and_compare(spark, landing, lake, tmp_path)) == {table.name for table in LAKE_TABLES}
+    assert written(run_and_compare(spark, landing, lake, tmp_path)) == EVERY_WAY_WRITTEN
+
+
+def _appended_or_rewritten(lake: Lake, tables: set[str]) -> dict[str, str]:
+    """How each of ``tables`` was last written, as its Delta log says: Append or Overwrite."""
+    by_name = {table.name: table for table in LAKE_TABLES}
+    return {name: DeltaTable(lake.path(by_name[name])).history(1)[0]["operationParameters"]["mode"] for name in tables}
+
+
+NEW_ROWS_FIRST = FIRST | {
+    f"{C}/customers-dy.json": lines(customer("dy", 0, T + 4)),  # consents at T + 4, no readings yet
+    f"{S}/steps-dy.json": lines(step("dev-dy", 1, 70), step("dev-dy", 5, 71)),
+}
+NEW_READINGS = {
+    # dy's first readings (dy becomes curated, and dev-dy's steps trusted), a copy of an old line, a reading at
+    # the moment of a dev-dy step, and one of no customer
+    f"{A}/2023/08/07/readings-3.json": lines(
+        reading("dy@stedi.test", 3),
+        reading("dy@stedi.test", 5),
+        reading("ada@stedi.test", 1),
+        reading("ada@stedi.test", 5, x=1.0),
+        reading("zed@stedi.test", 5),
+    ),
+}
+NEW_STEPS = {
+    # a reading of a curated customer's device at the moment of two readings, one of a device nobody curated
+    # owns, and a bad line
+    f"{S}/steps-3.json": lines(step("dev-ada", 2, 45), step("dev-bo", 5, 55), '{"serialNumber":1}'),
+}
+
+
+def test_new_rows_are_appended_downstream_and_leave_what_a_full_rebuild_leaves(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    _append_new_readings_then_new_steps(spark, tmp_path, Options())
+
+
+@only_on("sail")  # the options' rules are the transforms', tested on both engines; the path is the library's Python
+@pytest.mark.parametrize("options", [Options(consent_cutoff=True), Options(ml_join="owner")], ids=["cutoff", "owner"])
+def test_new_rows_are_appended_downstream_with_either_option(
+    spark: SparkSession, tmp_path: Path, options: Options
+) -> None:
+    _append_new_readings_then_new_steps(spark, tmp_path, options)
+
+
+def _append_new_readings_then_new_steps(spark: SparkSession, tmp_path: Path, options: Options) -> None:
+    landing = tmp_path / "landing"
+    write_files(landing, NEW_ROWS_FIRST)
+    lake = Lake(str(tmp_path / "lake"), "delta")
+    settings = Settings(options=options)
+    run(spark, str(landing), lake, settings)
+
+    write_files(landing, NEW_READINGS)
+    readings_reach = {
+        "accelerometer_ingested", "accelerometer_trusted", "customer_curated", "step_trainer_trusted",
+        "machine_learning_curated",
+    }  # fmt: skip
+    assert written(run_and_compare(spark, landing, lake, tmp_path, settings)) == readings_reach
+    # The ML table built by the owner join is rebuilt: its pairs go through the curated customers.
+    ml_mode = "Overwrite" if options.ml_join == "owner" else "Append"
+    assert _appended_or_rewritten(lake, readings_reach) == dict.fromkeys(readings_reach, "Append") | {
+        "machine_learning_curated": ml_mode
+    }
+
+    write_files(landing, NEW_STEPS)
+    steps_reach = {"step_trainer_ingested", "step_trainer_rejected", "step_trainer_trusted", "machine_learning_curated"}
+    assert written(run_and_compare(spark, landing, lake, tmp_path, settings)) == steps_reach
+    assert _appended_or_rewritten(lake, steps_reach) == dict.fromkeys(steps_reach, "Append") | {
+        "machine_learning_curated": ml_mode
+    }
+    assert written(run(spark, str(landing), lake, settings)) == set()
 
 
 @only_on("sail")  # which tables a run rebuilds is the library's own Python; the comparisons above run on both
@@ -149,7 +228,7 @@ def test_consent_reaches_every_table(spark: SparkSession, tmp_path: Path) -> Non
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["add", "rewrite", "remove", "customer"]),
+            st.sampled_from(["add", "rewrite", "remove", "customer", "steps"]),
             st.integers(min_value=0, max_value=3),
             st.integers(min_value=0, max_value=5),
         ),
@@ -176,6 +255,9 @@ def test_any_history_of_changes_leaves_what_a_full_rebuild_leaves(
             name = ["ada", "bo", "cy", "dy"][slot]
             consent = None if value % 2 else T + value
             write_files(landing, {f"{C}/customers-{slot + 2}.json": lines(customer(name, 10 + value, consent))})
+        elif kind == "steps":  # readings of a device at the moments of some accelerometer readings
+            device = ["dev-ada", "dev-bo", "dev-cy", "dev-dy"][value % 4]
+            write_files(landing, {f"{S}/steps-{slot + 2}.json": lines(step(device, value, 40), step(device, slot, 41))})
         run_and_compare(spark, landing, lake, scratch)
     shutil.rmtree(scratch)
 
@@ -230,7 +312,7 @@ def test_the_engines_share_a_delta_lake_both_ways_and_agree_after_an_incremental
     assert {len(DeltaTable(lake.path(table)).history()) for table in LAKE_TABLES} == {2}
 
     _change_every_way(landing)
-    assert written(run(spark, str(landing), lake)) == {table.name for table in LAKE_TABLES}
+    assert written(run(spark, str(landing), lake)) == EVERY_WAY_WRITTEN
     rebuilt = Lake(str(tmp_path / "rebuilt"), "parquet")
     assert sail("run", "--landing", str(landing), "--lake", rebuilt.root, "--format", "parquet").returncode == 0
     assert_same_lake(spark, lake, rebuilt)
