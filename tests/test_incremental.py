@@ -141,7 +141,7 @@ NEW_ROWS_FIRST = FIRST | {
 NEW_READINGS = {
     # dy's first readings (dy becomes curated, and dev-dy's steps trusted), a copy of an old line, a reading at
     # the moment of a dev-dy step, and one of no customer
-    f"{A}/2023/08/07/readings-3.json": lines(
+    f"{A}/2023/08/08/readings-4.json": lines(
         reading("dy@stedi.test", 3),
         reading("dy@stedi.test", 5),
         reading("ada@stedi.test", 1),
@@ -156,21 +156,24 @@ NEW_STEPS = {
 }
 
 
+READINGS_REACH = {
+    "accelerometer_ingested", "accelerometer_trusted", "customer_curated", "step_trainer_trusted",
+    "machine_learning_curated",
+}  # fmt: skip
+STEPS_REACH = {"step_trainer_ingested", "step_trainer_rejected", "step_trainer_trusted", "machine_learning_curated"}
+
+
+# On classic Spark, the engines' interop test below takes the same new rows down the same path, with the defaults;
+# the options' rules are the transforms', tested on both engines.
+@only_on("sail")
+@pytest.mark.parametrize(
+    "options",
+    [Options(), Options(consent_cutoff=True), Options(ml_join="owner")],
+    ids=["defaults", "cutoff", "owner"],
+)
 def test_new_rows_are_appended_downstream_and_leave_what_a_full_rebuild_leaves(
-    spark: SparkSession, tmp_path: Path
-) -> None:
-    _append_new_readings_then_new_steps(spark, tmp_path, Options())
-
-
-@only_on("sail")  # the options' rules are the transforms', tested on both engines; the path is the library's Python
-@pytest.mark.parametrize("options", [Options(consent_cutoff=True), Options(ml_join="owner")], ids=["cutoff", "owner"])
-def test_new_rows_are_appended_downstream_with_either_option(
     spark: SparkSession, tmp_path: Path, options: Options
 ) -> None:
-    _append_new_readings_then_new_steps(spark, tmp_path, options)
-
-
-def _append_new_readings_then_new_steps(spark: SparkSession, tmp_path: Path, options: Options) -> None:
     landing = tmp_path / "landing"
     write_files(landing, NEW_ROWS_FIRST)
     lake = Lake(str(tmp_path / "lake"), "delta")
@@ -178,21 +181,16 @@ def _append_new_readings_then_new_steps(spark: SparkSession, tmp_path: Path, opt
     run(spark, str(landing), lake, settings)
 
     write_files(landing, NEW_READINGS)
-    readings_reach = {
-        "accelerometer_ingested", "accelerometer_trusted", "customer_curated", "step_trainer_trusted",
-        "machine_learning_curated",
-    }  # fmt: skip
-    assert written(run_and_compare(spark, landing, lake, tmp_path, settings)) == readings_reach
+    assert written(run_and_compare(spark, landing, lake, tmp_path, settings)) == READINGS_REACH
     # The ML table built by the owner join is rebuilt: its pairs go through the curated customers.
     ml_mode = "Overwrite" if options.ml_join == "owner" else "Append"
-    assert _appended_or_rewritten(lake, readings_reach) == dict.fromkeys(readings_reach, "Append") | {
+    assert _appended_or_rewritten(lake, READINGS_REACH) == dict.fromkeys(READINGS_REACH, "Append") | {
         "machine_learning_curated": ml_mode
     }
 
     write_files(landing, NEW_STEPS)
-    steps_reach = {"step_trainer_ingested", "step_trainer_rejected", "step_trainer_trusted", "machine_learning_curated"}
-    assert written(run_and_compare(spark, landing, lake, tmp_path, settings)) == steps_reach
-    assert _appended_or_rewritten(lake, steps_reach) == dict.fromkeys(steps_reach, "Append") | {
+    assert written(run_and_compare(spark, landing, lake, tmp_path, settings)) == STEPS_REACH
+    assert _appended_or_rewritten(lake, STEPS_REACH) == dict.fromkeys(STEPS_REACH, "Append") | {
         "machine_learning_curated": ml_mode
     }
     assert written(run(spark, str(landing), lake, settings)) == set()
@@ -294,10 +292,10 @@ def test_the_engines_share_a_delta_lake_both_ways_and_agree_after_an_incremental
     spark: SparkSession, tmp_path: Path
 ) -> None:
     """A Delta lake written by classic Spark is verified and rewritten by Sail, then brought up to date by classic
-    Spark after every kind of landing change (reading and replacing Sail's files in every table): the result equals
-    Sail's full rebuild."""
+    Spark after every kind of landing change (reading and replacing Sail's files in every table), and again once
+    new readings and steps landed (appending to every table they reach): the result equals Sail's full rebuild."""
     landing = tmp_path / "landing"
-    write_files(landing, FIRST)
+    write_files(landing, NEW_ROWS_FIRST)
     lake = Lake(str(tmp_path / "lake"), "delta")
     run(spark, str(landing), lake)
 
@@ -313,6 +311,11 @@ def test_the_engines_share_a_delta_lake_both_ways_and_agree_after_an_incremental
 
     _change_every_way(landing)
     assert written(run(spark, str(landing), lake)) == EVERY_WAY_WRITTEN
+    # One comparison after both runs: the second appends to what the first wrote, so a wrong row of either stays.
+    write_files(landing, NEW_READINGS | NEW_STEPS)
+    reached = READINGS_REACH | STEPS_REACH
+    assert written(run(spark, str(landing), lake)) == reached
+    assert _appended_or_rewritten(lake, reached) == dict.fromkeys(reached, "Append")
     rebuilt = Lake(str(tmp_path / "rebuilt"), "parquet")
     assert sail("run", "--landing", str(landing), "--lake", rebuilt.root, "--format", "parquet").returncode == 0
     assert_same_lake(spark, lake, rebuilt)
