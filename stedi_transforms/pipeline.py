@@ -29,7 +29,7 @@ from functools import reduce
 from types import MappingProxyType
 from typing import Protocol
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from stedi_transforms import transforms
@@ -321,12 +321,14 @@ class _Job:
         if any(source.name in changes.rewritten for source in inputs):
             return False
         new = {name: rows for name, (rows, count) in changes.appended.items() if count and name in _names(inputs)}
-        gained = added(new) if new else self.spark.createDataFrame([], table.schema)
-        if gained is None:
-            return False
-        rows = gained.select(*table.schema.fieldNames()).limit(APPEND_LIMIT + 1).collect()
-        if len(rows) > APPEND_LIMIT:
-            return False
+        rows: list[Row] = []
+        if new:
+            gained = added(new)
+            if gained is None:
+                return False
+            rows = gained.select(*table.schema.fieldNames()).limit(APPEND_LIMIT + 1).collect()
+            if len(rows) > APPEND_LIMIT:
+                return False
         held = self.spark.createDataFrame(rows, table.schema)
         if rows:
             self.io.append(held, table)
