@@ -28,6 +28,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import sys
 import tempfile
 import threading
@@ -72,7 +73,12 @@ def fingerprint() -> str:
 
 
 def run_environment(environment: dict[str, str] | os._Environ[str]) -> dict[str, str]:
-    return {name: value for name, value in environment.items() if name.startswith(ENVIRONMENT_PREFIXES)}
+    """The variables a run depends on, each value as a digest: a client never sends its credentials."""
+    return {
+        name: hashlib.sha256(value.encode()).hexdigest()
+        for name, value in environment.items()
+        if name.startswith(ENVIRONMENT_PREFIXES)
+    }
 
 
 def entry_point() -> None:
@@ -94,8 +100,11 @@ def _served(argv: Sequence[str]) -> bool:
 def forward(argv: Sequence[str]) -> int | None:
     """Run ``stedi <argv>`` in the user's server, printing what it prints; None when no server takes it (none
     listens, or it runs other code, another engine or another environment)."""
+    path = socket_path()
     try:
-        connection = _connect(socket_path())
+        if not _own(path):
+            return None
+        connection = _connect(path)
     except OSError:
         return None
     request = {"argv": list(argv), "cwd": os.getcwd(), "code": fingerprint(), "env": run_environment(os.environ)}
@@ -113,6 +122,7 @@ def forward(argv: Sequence[str]) -> int | None:
                 elif "exit" in reply:
                     return int(reply["exit"])
                 elif "refused" in reply:
+                    print(f"stedi: not served: {reply['refused']}", file=sys.stderr)
                     return None
         except KeyboardInterrupt:
             print("stedi: interrupted; the server finishes the command", file=sys.stderr)
@@ -121,6 +131,14 @@ def forward(argv: Sequence[str]) -> int | None:
             pass
     print("stedi: error: the server stopped before the command finished (see its output)", file=sys.stderr)
     return 1
+
+
+def _own(path: Path) -> bool:
+    """Whether ``path`` is a socket in a folder that only this user can enter (never another user's server)."""
+    uid = os.getuid()
+    socket_status, folder_status = path.lstat(), path.parent.lstat()
+    private = folder_status.st_uid == uid and not folder_status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    return stat.S_ISSOCK(socket_status.st_mode) and socket_status.st_uid == uid and private
 
 
 def _connect(path: Path) -> socket.socket:
@@ -220,6 +238,9 @@ class Server:
 
     def _listen(self) -> socket.socket:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = self.path.parent.lstat()
+        if folder.st_uid != os.getuid() or folder.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise ServerError(f"{self.path.parent} is not a folder that only you can write; set STEDI_SOCKET")
         try:
             _connect(self.path).close()
         except OSError:

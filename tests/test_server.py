@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
 from stedi_transforms import ledger
@@ -93,7 +94,7 @@ def test_a_server_runs_the_lake_commands_of_other_stedi_processes_as_they_would_
         2,
         f"stedi: error: a server already listens on {path}; stedi serve --stop stops it\n",
     )
-    assert other.returncode == 0  # run by the client itself
+    assert (other.returncode, other.stderr) == (0, "stedi: not served: the environment differs (AWS_REGION)\n")
     assert (stop.returncode, server.returncode, path.exists()) == (0, 0, False)
     assert [_timeless(line[9:]) for line in err.splitlines()] == [
         f"stedi run --landing {fixtures_landing} --lake lake: exit 0 in _ s",
@@ -142,3 +143,24 @@ def test_serve_stop_without_a_server_says_so(tmp_path: Path) -> None:
 def test_serve_takes_a_number_of_idle_minutes(tmp_path: Path) -> None:
     done = _stedi("serve", "--idle", "-1", cwd=tmp_path, env=_environment(tmp_path / "s.sock"))
     assert (done.returncode, done.stderr) == (2, "stedi: error: --idle takes a number of minutes, 0 or more, not -1\n")
+
+
+def test_a_socket_in_a_folder_others_can_write_is_never_used(tmp_path: Path) -> None:
+    """Another user could have put it there, and would see the commands (the environment goes only as digests)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    path = shared / "stedi.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen()
+        listener.setblocking(False)
+        done = _stedi("run", "--landing", "missing", cwd=tmp_path, env=_environment(path))
+        with pytest.raises(BlockingIOError):  # nobody connected
+            listener.accept()
+        serve = _stedi("serve", cwd=tmp_path, env=_environment(path))
+    assert (done.returncode, done.stderr) == (2, f"stedi: error: landing folder {tmp_path}/missing does not exist\n")
+    assert (serve.returncode, serve.stderr) == (
+        2,
+        f"stedi: error: {shared} is not a folder that only you can write; set STEDI_SOCKET\n",
+    )
