@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO, cast
 
@@ -232,7 +232,10 @@ class Server:
                 except TimeoutError:
                     continue
                 with connection:
-                    self._handle(connection)
+                    try:
+                        self._handle(connection)
+                    except Exception:  # the server outlives any one request
+                        self._log(f"a request failed:\n{traceback.format_exc()}")
                 last = time.monotonic()
         finally:
             listener.close()
@@ -309,10 +312,11 @@ class Server:
             return f"the environment differs ({', '.join(names)})"
         from stedi_transforms.cli import parser
 
-        try:
-            args = parser().parse_args(request["argv"])
+        try:  # quietly: a usage error or --help is printed by the command itself, to the client
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                args = parser().parse_args(request["argv"])
         except SystemExit:
-            return None  # a usage error: the server prints it as the client would
+            return None
         engine = getattr(args, "engine", self.engine)
         if engine != self.engine:
             return f"the server runs {self.engine}, not {engine}"
@@ -322,15 +326,24 @@ class Server:
         from stedi_transforms.cli import main
 
         out, err = channel.stream("out"), channel.stream("err")
-        with _working_directory(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                return main(argv)
-            except SystemExit as done:  # argparse: --help, a usage error
-                return done.code if isinstance(done.code, int) else 0 if done.code is None else 2
-            except Exception:
-                traceback.print_exc()
-                traceback.print_exc(file=self.log)
-                return 1
+        previous = os.getcwd()
+        try:
+            os.chdir(cwd)
+        except OSError as error:
+            err.write(f"stedi: error: cannot enter the working directory {cwd}: {error.strerror or error}\n")
+            return 2
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    return main(argv)
+                except SystemExit as done:  # argparse: --help, a usage error
+                    return done.code if isinstance(done.code, int) else 0 if done.code is None else 2
+                except Exception:
+                    traceback.print_exc()
+                    traceback.print_exc(file=self.log)
+                    return 1
+        finally:
+            os.chdir(previous)
 
 
 class _Channel:
@@ -367,13 +380,3 @@ class _ChannelStream(io.TextIOBase):
         if text:
             self.channel.send(**{self.kind: text})
         return len(text)
-
-
-@contextlib.contextmanager
-def _working_directory(folder: str) -> Iterator[None]:
-    previous = os.getcwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(previous)

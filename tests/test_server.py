@@ -120,12 +120,18 @@ def test_a_server_finishes_a_command_whose_client_left_and_refuses_other_code_or
             leaving.sendall(json.dumps({**request, "argv": ["run", "--landing", fixtures_landing]}).encode() + b"\n")
         other_code = _request(path, {**request, "argv": ["history"], "code": "other"})
         other_engine = _request(path, {**request, "argv": ["verify", "--engine", "spark"]})
+        garbage = _request(path, {"argv": "history"})
+        gone = _request(path, {**request, "argv": ["history"], "cwd": str(tmp_path / "gone")})
         _stedi("serve", "--stop", cwd=tmp_path, env=environment)
-        server.communicate(timeout=60)
+        _, err = server.communicate(timeout=60)
     finally:
         server.kill()
     assert other_code == [{"refused": "the client runs other code"}]
     assert other_engine == [{"refused": "the server runs sail, not spark"}]
+    assert garbage == []  # logged, and the server goes on
+    assert "not a stedi request: " in err
+    message = f"stedi: error: cannot enter the working directory {tmp_path}/gone: No such file or directory\n"
+    assert gone == [{"err": message}, {"exit": 2}]
     assert len(ledger.history(Lake(str(lake)).store)) == 1
     assert_lake_holds_the_expected_tables(spark, Lake(str(lake)))
 
