@@ -81,7 +81,8 @@ def measure(argv: Sequence[str], environment: dict[str, str], server: psutil.Pro
             peak = max(peak, _tree_rss(server or process))
             time.sleep(0.02)
         seconds = time.perf_counter() - started
-        if process.returncode != 0:
+        errors.seek(0)
+        if process.returncode != 0 or (server and b"stedi: not served" in errors.read()):
             raise _failure(process, errors)
     return Measurement(round(seconds, 2), round(peak / 2**20))
 
@@ -213,8 +214,8 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
                 lakes = [[stedi, "run", "--lake", f"{scratch}/lake-{i}", *options] for i in range(repeat)]
                 served_lakes = [[stedi, "run", "--lake", f"{scratch}/served-{i}", *options] for i in range(repeat)]
                 stedi_run = median([measure(argv, alone) for argv in lakes])
-                with serving(run.engine, alone | {"STEDI_SOCKET": f"{scratch}/stedi.sock"}) as server:
-                    at_server = alone | {"STEDI_SOCKET": f"{scratch}/stedi.sock"}
+                at_server = alone | {"STEDI_SOCKET": f"{scratch}/stedi.sock"}
+                with serving(run.engine, at_server) as server:
                     served = median([measure(argv, at_server, server) for argv in served_lakes])
                     add_new_file(own)
                     # each fresh lake then takes the new file: as many incremental runs as full ones
