@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from stedi_transforms.ledger import RunRecord, history, recorded_format
 from stedi_transforms.lock import LakeBusyError
 from stedi_transforms.pipeline import JobResult, Settings, check_landing, update
 from stedi_transforms.reader import sample_landing
+from stedi_transforms.server import stopped_by_signals
 from stedi_transforms.storage import check_s3, is_s3
 from stedi_transforms.transforms import ML_JOINS, Options
 from stedi_transforms.verify import Report, verify
@@ -163,10 +163,8 @@ def _watch(
     """``stedi run --watch``: one session, a run every ``seconds`` until SIGINT or SIGTERM, which let the run in
     progress finish. A run that finds nothing new prints nothing and leaves no record in the history; a lake held
     by another run is tried again at the next turn."""
-    stop = threading.Event()
-    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
     first = True
-    try:
+    with stopped_by_signals(threading.Event()) as stop:
         while not stop.is_set():
             started = time.perf_counter()
             done: list[JobResult] = []  # a later run's progress is shown only if it had something to do
@@ -186,9 +184,6 @@ def _watch(
                     _console(sys.stderr).print(f"watching {landing} every {seconds:g} s (Ctrl-C stops)")
                 first, settings = False, replace(settings, full_refresh=False)
             stop.wait(seconds)
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
     return 0
 
 

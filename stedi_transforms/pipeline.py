@@ -320,7 +320,8 @@ class _Job:
             return False
         if any(source.name in changes.rewritten for source in inputs):
             return False
-        new = {name: rows for name, (rows, count) in changes.appended.items() if count and name in _names(inputs)}
+        names = {source.name for source in inputs}
+        new = {name: rows for name, (rows, count) in changes.appended.items() if count and name in names}
         rows: list[Row] = []
         if new:
             gained = added(new)
@@ -351,10 +352,6 @@ class _Job:
         return self.io.read(self.spark, table)
 
 
-def _names(tables: Sequence[Table]) -> set[str]:
-    return {table.name for table in tables}
-
-
 def _union(parts: Sequence[DataFrame]) -> DataFrame:
     return reduce(DataFrame.unionByName, parts)
 
@@ -382,9 +379,8 @@ def accelerometer_landing_to_trusted(
     job.ingest(ACCELEROMETER)
     cutoff = settings.options.consent_cutoff
 
-    def added(new: Mapping[str, DataFrame]) -> DataFrame | None:  # new readings of the trusted customers
-        if CUSTOMER_TRUSTED.name in new:
-            return None
+    def added(new: Mapping[str, DataFrame]) -> DataFrame:  # new readings of the trusted customers
+        # Only readings can be new: customer_trusted has no rule, so a change of it rebuilds the tables after it.
         readings = accepted(new[ingested_table(ACCELEROMETER).name], ACCELEROMETER)
         kept = transforms.accelerometer_trusted(readings, job.read(CUSTOMER_TRUSTED), cutoff)
         return kept.subtract(job.read(ACCELEROMETER_TRUSTED))
@@ -405,9 +401,7 @@ def customer_trusted_to_curated(
     """customer_trusted + accelerometer_trusted → customer_curated."""
     job = _Job("customer_trusted_to_curated", spark, landing_root, io, settings)
 
-    def added(new: Mapping[str, DataFrame]) -> DataFrame | None:  # trusted customers with their first readings
-        if CUSTOMER_TRUSTED.name in new:
-            return None
+    def added(new: Mapping[str, DataFrame]) -> DataFrame:  # trusted customers with their first readings
         curated = transforms.customer_curated(job.read(CUSTOMER_TRUSTED), new[ACCELEROMETER_TRUSTED.name])
         return curated.subtract(job.read(CUSTOMER_CURATED))
 

@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO, cast
 
@@ -60,6 +60,18 @@ def socket_path() -> Path:
     if os.environ.get("XDG_RUNTIME_DIR"):
         return Path(os.environ["XDG_RUNTIME_DIR"]) / "stedi.sock"
     return Path(tempfile.gettempdir()) / f"stedi-{os.getuid()}" / "stedi.sock"
+
+
+@contextlib.contextmanager
+def stopped_by_signals(stop: threading.Event) -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM set ``stop`` (a long-lived command finishes the work in progress, then ends) until the
+    block ends."""
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def fingerprint() -> str:
@@ -115,7 +127,7 @@ def forward(argv: Sequence[str]) -> int | None:
     request = {"argv": list(argv), "cwd": os.getcwd(), "code": fingerprint(), "env": run_environment(os.environ)}
     with connection, connection.makefile("r", encoding="utf-8") as replies:
         try:
-            connection.sendall(json.dumps(request).encode() + b"\n")
+            _send(connection, request)
             for line in replies:
                 reply = json.loads(line)
                 if "out" in reply:
@@ -139,11 +151,20 @@ def forward(argv: Sequence[str]) -> int | None:
 
 
 def _own(path: Path) -> bool:
-    """Whether ``path`` is a socket in a folder that only this user can enter (never another user's server)."""
-    uid = os.getuid()
-    socket_status, folder_status = path.lstat(), path.parent.lstat()
-    private = folder_status.st_uid == uid and not folder_status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    return stat.S_ISSOCK(socket_status.st_mode) and socket_status.st_uid == uid and private
+    """Whether ``path`` is this user's socket in a folder that only this user can write (never another user's)."""
+    status = path.lstat()
+    return stat.S_ISSOCK(status.st_mode) and status.st_uid == os.getuid() and _private(path.parent)
+
+
+def _private(folder: Path) -> bool:
+    """Whether ``folder`` is this user's, and no one else can write in it."""
+    status = folder.lstat()
+    return status.st_uid == os.getuid() and not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _send(connection: socket.socket, message: dict[str, Any]) -> None:
+    """One message of the protocol: a line of JSON."""
+    connection.sendall(json.dumps(message).encode() + b"\n")
 
 
 def _connect(path: Path) -> socket.socket:
@@ -187,7 +208,7 @@ def _stop(path: Path, out: TextIO) -> int:
     except OSError as error:
         raise ServerError(f"no server listens on {path}") from error
     with connection, connection.makefile("r", encoding="utf-8") as replies:
-        connection.sendall(json.dumps({"stop": True}).encode() + b"\n")
+        _send(connection, {"stop": True})
         reply = json.loads(replies.readline() or "{}")
     print(reply.get("stopping", "the server stops"), file=out)
     return 0
@@ -209,45 +230,44 @@ class Server:
         from stedi_transforms.engines import get_session, require
 
         listener = self._listen()
-        previous = {
-            number: signal.signal(number, lambda *_: self.stop.set()) for number in (signal.SIGINT, signal.SIGTERM)
-        }
         try:
-            started = time.perf_counter()
-            require(self.engine, delta=True)
-            get_session(self.engine)
-            print(
-                f"stedi serve: {self.engine} started in {time.perf_counter() - started:.1f} s; listening on "
-                f"{self.path} (pid {os.getpid()}); stedi serve --stop stops it",
-                file=out,
-                flush=True,
-            )
-            last = time.monotonic()
-            while not self.stop.is_set():
-                if self.idle_seconds and time.monotonic() - last > self.idle_seconds:
-                    print(f"stedi serve: idle for {self.idle_seconds / 60:g} min; stopping", file=out, flush=True)
-                    break
-                try:
-                    connection, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                with connection:
-                    try:
-                        self._handle(connection)
-                    except Exception:  # the server outlives any one request
-                        self._log(f"a request failed:\n{traceback.format_exc()}")
-                last = time.monotonic()
+            with stopped_by_signals(self.stop):
+                started = time.perf_counter()
+                require(self.engine, delta=True)
+                get_session(self.engine)
+                print(
+                    f"stedi serve: {self.engine} started in {time.perf_counter() - started:.1f} s; listening on "
+                    f"{self.path} (pid {os.getpid()}); stedi serve --stop stops it",
+                    file=out,
+                    flush=True,
+                )
+                self._accept(listener, out)
         finally:
             listener.close()
             self.path.unlink(missing_ok=True)
-            for number, handler in previous.items():
-                signal.signal(number, handler)
         return 0
+
+    def _accept(self, listener: socket.socket, out: TextIO) -> None:
+        """Handle one connection after another until stopped, or idle too long."""
+        last = time.monotonic()
+        while not self.stop.is_set():
+            if self.idle_seconds and time.monotonic() - last > self.idle_seconds:
+                print(f"stedi serve: idle for {self.idle_seconds / 60:g} min; stopping", file=out, flush=True)
+                return
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                try:
+                    self._handle(connection)
+                except Exception:  # the server outlives any one request
+                    self._log(f"a request failed:\n{traceback.format_exc()}")
+            last = time.monotonic()
 
     def _listen(self) -> socket.socket:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder = self.path.parent.lstat()
-        if folder.st_uid != os.getuid() or folder.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        if not _private(self.path.parent):
             raise ServerError(f"{self.path.parent} is not a folder that only you can write; set STEDI_SOCKET")
         try:
             _connect(self.path).close()
@@ -358,7 +378,7 @@ class _Channel:
         if self.gone:
             return
         try:
-            self.connection.sendall(json.dumps(reply).encode() + b"\n")
+            _send(self.connection, reply)
         except OSError:
             self.gone = True
 
