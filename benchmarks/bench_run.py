@@ -4,11 +4,12 @@
 
 Landing sets are generated once per scale (seed 0) under ``benchmarks/data/`` and reused; the real STEDI data joins
 them when $STEDI_LANDING or ../shared/stedi-landing exists. For each set and each engine of RUNS, these processes
-run on the same files, each measured for wall time and peak memory (the RSS of its whole process tree): `stedi run`
-into a fresh lake; `stedi run` again into that lake once one small new file has landed (the incremental run); the
-same two runs served by a `stedi serve` started beforehand (the client processes' wall time, the server's memory);
-the naive reference on the same engine and format (:mod:`benchmarks.naive`); and DuckDB
-(:mod:`benchmarks.duckdb_reference`, once per set). The table goes to the terminal, the figures to
+run on the same files, each measured for wall time and peak memory (the RSS of its whole process tree, with the
+server it runs in): `stedi run` as a user runs it, into a fresh lake from a cold start (no server: it starts one);
+`stedi run` again into that lake once one small new file has landed (the incremental run, run by that server); the
+same two runs alone (``STEDI_SERVER=off``: each process starts its own engine and ends with it); the naive
+reference on the same engine and format (:mod:`benchmarks.naive`); and DuckDB (:mod:`benchmarks.duckdb_reference`,
+once per set). The table goes to the terminal, the figures to
 ``benchmarks/results.json``.
 """
 
@@ -19,14 +20,12 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -41,7 +40,7 @@ from stedi_transforms.generate import Plan, generate, read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = "real"
-MEASURED = ("stedi_run", "incremental", "served", "served_incremental", "naive", "duckdb")
+MEASURED = ("stedi_run", "incremental", "alone", "alone_incremental", "naive", "duckdb")
 """The processes measured on each landing set, in the table's order."""
 
 
@@ -70,19 +69,39 @@ class Measurement:
     peak_mb: float
 
 
-def measure(argv: Sequence[str], environment: dict[str, str], server: psutil.Process | None = None) -> Measurement:
-    """Run ``argv`` to its end; its wall time and the peak of the summed RSS of it and all its children (or, for a
-    command that ``server`` runs, of the server's)."""
+@dataclass(frozen=True)
+class Expect:
+    """What a measured process's stderr must say (``said``) and must not (``unsaid``), so that a figure measures
+    what its column claims: a cold start, or a command a server ran."""
+
+    said: bytes | None = None
+    unsaid: tuple[bytes, ...] = ()
+
+
+COLD = Expect(said=b"stedi: starting a server", unsaid=(b"stedi: not served",))
+WARM = Expect(unsaid=(b"stedi: starting a server", b"stedi: not served"))
+
+
+def measure(
+    argv: Sequence[str], environment: dict[str, str], expect: Expect = Expect(), server: psutil.Process | None = None
+) -> Measurement:
+    """Run ``argv`` to its end; its wall time and the peak of the summed RSS of it and all its children (the
+    server it starts among them), and of ``server``."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors:
         process = psutil.Popen(argv, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=errors)
         peak = 0
         while process.poll() is None:
-            peak = max(peak, _tree_rss(server or process))
+            peak = max(peak, _tree_rss(process) + (_tree_rss(server) if server else 0))
             time.sleep(0.02)
         seconds = time.perf_counter() - started
         errors.seek(0)
-        if process.returncode != 0 or (server and b"stedi: not served" in errors.read()):
+        said = errors.read()
+        if (
+            process.returncode != 0
+            or (expect.said is not None and expect.said not in said)
+            or any(text in said for text in expect.unsaid)
+        ):
             raise _failure(process, errors)
     return Measurement(round(seconds, 2), round(peak / 2**20))
 
@@ -97,32 +116,24 @@ def _tree_rss(process: psutil.Process) -> int:
     return total
 
 
-@contextmanager
-def serving(engine: str, environment: dict[str, str]) -> Iterator[psutil.Popen]:
-    """A `stedi serve` of ``engine`` listening on the socket ``environment`` names, stopped at the end."""
-    stedi = str(Path(sys.executable).with_name("stedi"))
+def running_server(socket_file: Path) -> psutil.Process:
+    """The server listening on ``socket_file`` (its pid is in the lock file beside it)."""
+    return psutil.Process(int(socket_file.with_suffix(".lock").read_text()))
+
+
+def stop_server(environment: dict[str, str]) -> None:
+    """Stop the server listening where ``environment`` says, if one does, and wait until it has ended."""
     socket_file = Path(environment["STEDI_SOCKET"])
-    with tempfile.TemporaryFile() as errors:
-        server = psutil.Popen(
-            [stedi, "serve", "--engine", engine], env=environment, stdout=subprocess.DEVNULL, stderr=errors
-        )
-        try:
-            while not socket_file.is_socket():
-                _check_running(server, errors)
-                time.sleep(0.02)
-            yield server
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=120)
-
-
-def _check_running(process: psutil.Popen, errors: IO[bytes]) -> None:
-    if process.poll() is not None:
-        raise _failure(process, errors)
+    if not socket_file.is_socket():
+        return
+    server = running_server(socket_file)
+    stedi = str(Path(sys.executable).with_name("stedi"))
+    subprocess.run([stedi, "serve", "--stop"], env=environment, check=True, capture_output=True)
+    server.wait(timeout=120)
 
 
 def _failure(process: psutil.Popen, errors: IO[bytes]) -> RuntimeError:
-    """A measured process that ended badly, with the end of what it wrote to stderr."""
+    """A measured process that ended badly, or did not say what it had to, with the end of its stderr."""
     errors.seek(0)
     tail = errors.read().decode(errors="replace")[-2_000:]
     return RuntimeError(f"{' '.join(process.args)} exited {process.returncode}:\n{tail}")
@@ -192,7 +203,7 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
     """One row per (landing set, engine): `stedi run` and the naive reference, with DuckDB's figures for the set."""
     python, stedi = sys.executable, str(Path(sys.executable).with_name("stedi"))
     rows = []
-    alone = os.environ | {"STEDI_SOCKET": str(Path(tempfile.gettempdir()) / "stedi-bench-no-server" / "none.sock")}
+    alone = os.environ | {"STEDI_SERVER": "off"}
     for landing in sets:
         wanted = [run for run in runs if landing.wanted_by(run)]
         if not wanted:
@@ -212,15 +223,19 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
                 shutil.copytree(landing.path, own, copy_function=os.link)
                 options = ["--landing", str(own), "--engine", run.engine, "--format", run.table_format]
                 lakes = [[stedi, "run", "--lake", f"{scratch}/lake-{i}", *options] for i in range(repeat)]
-                served_lakes = [[stedi, "run", "--lake", f"{scratch}/served-{i}", *options] for i in range(repeat)]
-                stedi_run = median([measure(argv, alone) for argv in lakes])
-                at_server = alone | {"STEDI_SOCKET": f"{scratch}/stedi.sock"}
-                with serving(run.engine, at_server) as server:
-                    served = median([measure(argv, at_server, server) for argv in served_lakes])
-                    add_new_file(own)
-                    # each fresh lake then takes the new file: as many incremental runs as full ones
-                    served_incremental = median([measure(argv, at_server, server) for argv in served_lakes])
-                incremental = median([measure(argv, alone) for argv in lakes])
+                alone_lakes = [[stedi, "run", "--lake", f"{scratch}/alone-{i}", *options] for i in range(repeat)]
+                by_default = alone | {"STEDI_SOCKET": f"{scratch}/server/stedi.sock", "STEDI_SERVER": "auto"}
+                stedi_alone = median([measure(argv, alone) for argv in alone_lakes])
+                stedi_run = []
+                for argv in lakes:  # each from a cold start: the run starts the server
+                    stop_server(by_default)
+                    stedi_run.append(measure(argv, by_default, COLD))
+                add_new_file(own)
+                # each fresh lake then takes the new file, in the server the last full run started
+                server = running_server(Path(by_default["STEDI_SOCKET"]))
+                incremental = median([measure(argv, by_default, WARM, server) for argv in lakes])
+                stop_server(by_default)
+                incremental_alone = median([measure(argv, alone) for argv in alone_lakes])
                 naive = measure_median(
                     [python, "-m", "benchmarks.naive", "--lake", f"{scratch}/naive", *options], alone, repeat
                 )
@@ -231,10 +246,10 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
                     "lines": lines,
                     "engine": run.engine,
                     "format": run.table_format,
-                    "stedi_run": asdict(stedi_run),
+                    "stedi_run": asdict(median(stedi_run)),
                     "incremental": asdict(incremental),
-                    "served": asdict(served),
-                    "served_incremental": asdict(served_incremental),
+                    "alone": asdict(stedi_alone),
+                    "alone_incremental": asdict(incremental_alone),
                     "naive": asdict(naive),
                     "duckdb": asdict(duckdb),
                 }
@@ -251,9 +266,9 @@ def print_table(rows: Sequence[dict[str, Any]], console: Console) -> None:
             "MB",
             "+1 file s",
             "MB",
-            "served s",
+            "alone s",
             "MB",
-            "+1 served s",
+            "+1 alone s",
             "MB",
             "naive read s",
             "MB",

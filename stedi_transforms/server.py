@@ -2,17 +2,23 @@
 hands it a command.
 
 Every ``stedi`` process pays for its start before any work: Python importing PySpark's client (pandas, gRPC,
-Arrow) takes most of a second, classic Spark's JVM many seconds more. ``stedi serve`` pays it once, as Gradle's
-daemon does. While it runs, ``stedi run``, ``verify``, ``report`` and ``history`` send their arguments over a Unix
-socket private to the user (``STEDI_SOCKET``, by default ``$XDG_RUNTIME_DIR/stedi.sock`` or one in the temporary
-folder) and print what comes back, so a run that finds one new file costs little more than its own work.
+Arrow) takes most of a second, classic Spark's JVM many seconds more. A server pays it once, as Gradle's daemon
+does. While it runs, ``stedi run``, ``verify``, ``report`` and ``history`` send their arguments over a Unix socket
+private to the user (``STEDI_SOCKET``, by default ``$XDG_RUNTIME_DIR/stedi.sock`` or one in the temporary folder)
+and print what comes back, so a run that finds one new file costs little more than its own work.
+
+A client that finds no server starts one (detached, writing beside its socket) and hands it the command: the first
+command costs what it would alone, the next ones skip the start. ``STEDI_SERVER`` says so: ``auto`` (the default,
+except where ``CI`` is set), ``use`` (only a server that runs; the default on CI, where a server would outlive the
+job) or ``off``. ``stedi serve`` starts one by hand, in the foreground.
 
 The server runs one command at a time, in the client's working directory; a second client waits its turn. It
 serves a client only when both run the same code (the same Python, the same package files) and agree on the
 environment a run depends on (``AWS_*``, ``STEDI_*``, Spark's, Hadoop's and Java's variables), for the engine the
-server started; otherwise the client runs the command itself, as it does when no server listens. Ctrl-C in a
-client leaves the command to finish in the server. ``stedi serve --stop`` stops it, as do SIGINT and SIGTERM (after
-the command in progress) and an idle hour.
+server started; otherwise the client runs the command itself, as it does when no server listens; a server that a
+client started then stops, and the next client starts one for itself. Ctrl-C in a client leaves the command to
+finish in the server. ``stedi serve --stop`` stops it, as do SIGINT and SIGTERM (after the command in progress)
+and an idle hour. A lock beside the socket, held by the living server, keeps one server per socket.
 
 This module is the ``stedi`` entry point, so it imports only the standard library until it knows that it must run
 a command itself.
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -29,6 +36,7 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -42,9 +50,16 @@ import stedi_transforms
 
 SERVED_COMMANDS = ("run", "verify", "report", "history")
 """The commands a server runs: those of the lake, which need an engine. ``run --watch`` keeps its own session."""
+MODES = ("auto", "use", "off")
+"""``STEDI_SERVER``: start a server when none listens (the default, but on CI), only use one that listens (the
+default where ``CI`` is set), or run every command in its own process."""
 ENVIRONMENT_PREFIXES = ("AWS_", "STEDI_", "SPARK_", "PYSPARK_", "HADOOP_", "JAVA_")
 """The variables a run depends on; a client whose values differ from the server's runs the command itself."""
+SERVER_VARIABLES = ("STEDI_SERVER", "STEDI_SOCKET")
+"""Variables of those prefixes that say how to reach a server, not how to run."""
 IDLE_MINUTES = 60.0
+START_SECONDS = 300.0
+"""How long a client waits for the server it started to listen (a classic JVM can take a minute on a busy host)."""
 PROTOCOL = 1
 
 
@@ -89,16 +104,23 @@ def run_environment(environment: dict[str, str] | os._Environ[str]) -> dict[str,
     return {
         name: hashlib.sha256(value.encode()).hexdigest()
         for name, value in environment.items()
-        if name.startswith(ENVIRONMENT_PREFIXES)
+        if name.startswith(ENVIRONMENT_PREFIXES) and name not in SERVER_VARIABLES
     }
 
 
 def entry_point() -> None:
-    """The ``stedi`` command: handed to a running server when one serves it, run here otherwise."""
+    """The ``stedi`` command: handed to the user's server when one serves it (started here if need be), run here
+    otherwise."""
     argv = sys.argv[1:]
-    code = forward(argv) if _served(argv) else None
-    if code is not None:
-        sys.exit(code)
+    if _served(argv):
+        try:
+            mode = server_mode()
+        except ServerError as error:
+            print(f"stedi: error: {error}", file=sys.stderr)
+            sys.exit(2)
+        code = None if mode == "off" else forward(argv, start=mode == "auto" and _starts(argv))
+        if code is not None:
+            sys.exit(code)
     from stedi_transforms.cli import main
 
     code = main(argv)
@@ -109,27 +131,75 @@ def entry_point() -> None:
     os._exit(code)
 
 
+def server_mode() -> str:
+    """``STEDI_SERVER``, one of :data:`MODES`; unset, ``use`` where ``CI`` is set (a server would outlive the job)
+    and ``auto`` elsewhere."""
+    mode = os.environ.get("STEDI_SERVER") or ("use" if os.environ.get("CI") else "auto")
+    if mode not in MODES:
+        raise ServerError(f"STEDI_SERVER is one of {', '.join(MODES)}, not {mode!r}")
+    return mode
+
+
 def _served(argv: Sequence[str]) -> bool:
     command = next((argument for argument in argv if not argument.startswith("-")), None)
     return command in SERVED_COMMANDS and not any(argument.startswith("--watch") for argument in argv)
 
 
-def forward(argv: Sequence[str]) -> int | None:
+def _starts(argv: Sequence[str]) -> bool:
+    """Whether a command is worth starting a server for: not one that asks for help."""
+    return not {"-h", "--help"} & set(argv)
+
+
+class _RefusedError(RuntimeError):
+    """The server would not run the command; ``stops`` when it stops for it (a server a client started gives way
+    to one that serves the client)."""
+
+    def __init__(self, reason: str, stops: bool) -> None:
+        super().__init__(reason)
+        self.stops = stops
+
+
+def forward(argv: Sequence[str], start: bool = False) -> int | None:
     """Run ``stedi <argv>`` in the user's server, printing what it prints; None when no server takes it (none
-    listens, or it runs other code, another engine or another environment)."""
+    listens, or it runs other code, another engine or another environment). With ``start``, a client that finds
+    no server starts one, as it does when a server that a client started gives way."""
     path = socket_path()
-    try:
-        if not _own(path):
+    for attempt in range(2):
+        connection = _reach(path)
+        if connection is None and start:
+            connection = _start(path, argv)
+        if connection is None:
             return None
-        connection = _connect(path)
+        try:
+            return _exchange(connection, argv)
+        except _RefusedError as refusal:
+            if not (start and refusal.stops) or attempt:
+                print(f"stedi: not served: {refusal}{' (the server stops)' * refusal.stops}", file=sys.stderr)
+                return None
+            print(f"stedi: {refusal}: the server stops, and a new one starts", file=sys.stderr)
+            if not _released(path, seconds=10):
+                return None
+    return None
+
+
+def _reach(path: Path) -> socket.socket | None:
+    """A connection to the user's server, if one listens."""
+    try:
+        return _connect(path) if _own(path) else None
     except OSError:
         return None
+
+
+def _exchange(connection: socket.socket, argv: Sequence[str]) -> int | None:
+    """Send the command; print what comes back; its exit code (None: the server ended before it said anything)."""
     request = {"argv": list(argv), "cwd": os.getcwd(), "code": fingerprint(), "env": run_environment(os.environ)}
+    answered = False
     with connection, connection.makefile("r", encoding="utf-8") as replies:
         try:
             _send(connection, request)
             for line in replies:
                 reply = json.loads(line)
+                answered = True
                 if "out" in reply:
                     sys.stdout.write(reply["out"])
                     sys.stdout.flush()
@@ -139,15 +209,104 @@ def forward(argv: Sequence[str]) -> int | None:
                 elif "exit" in reply:
                     return int(reply["exit"])
                 elif "refused" in reply:
-                    print(f"stedi: not served: {reply['refused']}", file=sys.stderr)
-                    return None
+                    raise _RefusedError(str(reply["refused"]), bool(reply.get("stops")))
         except KeyboardInterrupt:
             print("stedi: interrupted; the server finishes the command", file=sys.stderr)
             return 130
         except OSError:
             pass
+    if not answered:  # it stopped (or failed to start its engine) before taking the command: run it here
+        print("stedi: not served: the server stopped before it took the command", file=sys.stderr)
+        return None
     print("stedi: error: the server stopped before the command finished (see its output)", file=sys.stderr)
     return 1
+
+
+def _start(path: Path, argv: Sequence[str]) -> socket.socket | None:
+    """Start a server for the engine ``argv`` asks for, detached from this process, and connect to it once it
+    listens; None (after saying why) when it does not."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(path.parent):
+            return None
+        server = None
+        with _lock_file(path) as lock:
+            if _holds(lock):  # no server lives: start one, which inherits the lock, with a fresh log
+                engine = _option(argv, "--engine")
+                command = [sys.executable, "-m", "stedi_transforms", "serve", f"--lock-descriptor={lock}"]
+                with _log_path(path).open("wb") as log:
+                    server = subprocess.Popen(
+                        [*command, *(["--engine", engine] if engine else [])],
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        pass_fds=(lock,),
+                        start_new_session=True,  # Ctrl-C in this terminal does not reach it
+                    )
+                print(
+                    "stedi: starting a server that keeps the engine started for this command and the next ones "
+                    f"(it stops after {IDLE_MINUTES:g} idle minutes; STEDI_SERVER=off runs each command alone)",
+                    file=sys.stderr,
+                )
+    except OSError:
+        return None
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        connection = _reach(path)
+        if connection is not None:
+            return connection
+        if (server is None or server.poll() is not None) and _released(path, seconds=0):  # none will listen
+            break
+        time.sleep(0.05)
+    print(f"stedi: not served: the server did not start (its output: {_log_path(path)})", file=sys.stderr)
+    return None
+
+
+def _option(argv: Sequence[str], name: str) -> str | None:
+    """The value of option ``name`` in ``argv`` (``--name value`` or ``--name=value``), if given."""
+    for position, argument in enumerate(argv):
+        if argument == name and position + 1 < len(argv):
+            return argv[position + 1]
+        if argument.startswith(f"{name}="):
+            return argument.partition("=")[2]
+    return None
+
+
+def _log_path(path: Path) -> Path:
+    """Where a server that a client started writes: beside its socket."""
+    return path.with_suffix(".log")
+
+
+@contextlib.contextmanager
+def _lock_file(path: Path, descriptor: int | None = None) -> Iterator[int]:
+    """The lock file beside the socket, open (or ``descriptor``, which a server inherits from the client that
+    started it with the lock taken): a living server holds its lock, and wrote its pid in it."""
+    if descriptor is None:
+        descriptor = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        yield descriptor
+    finally:
+        os.close(descriptor)
+
+
+def _holds(descriptor: int) -> bool:
+    """Take the lock of ``descriptor`` if no server holds it (it goes with the descriptor)."""
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _released(path: Path, seconds: float) -> bool:
+    """Whether no server lives (none holds the lock), waiting up to ``seconds`` for one to end."""
+    deadline = time.monotonic() + seconds
+    with _lock_file(path) as lock:
+        while not _holds(lock):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+    return True
 
 
 def _own(path: Path) -> bool:
@@ -181,7 +340,9 @@ def add_commands(commands: Any) -> None:
     parser = commands.add_parser(
         "serve", help="keep an engine started and run the lake commands of every stedi started meanwhile"
     )
-    parser.add_argument("--engine", choices=("sail", "spark"), default="sail", help="the engine to keep started")
+    from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES
+
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="the engine to keep started")
     parser.add_argument(
         "--idle",
         type=float,
@@ -190,6 +351,9 @@ def add_commands(commands: Any) -> None:
         help=f"stop after this many minutes without a command (default {IDLE_MINUTES:g}; 0 never)",
     )
     parser.add_argument("--stop", action="store_true", help="stop the server that runs, after its command")
+    # started by a client that found none, holding this lock: it gives way (stops) for a client of another engine,
+    # code or environment
+    parser.add_argument("--lock-descriptor", type=int, help=argparse.SUPPRESS)
     parser.set_defaults(handler=command_serve)
 
 
@@ -199,7 +363,7 @@ def command_serve(args: argparse.Namespace, out: TextIO) -> int:
         return _stop(path, out)
     if args.idle < 0:
         raise ServerError(f"--idle takes a number of minutes, 0 or more, not {args.idle:g}")
-    return Server(path, args.engine, args.idle * 60).serve(out)
+    return Server(path, args.engine, args.idle * 60, args.lock_descriptor).serve(out)
 
 
 def _stop(path: Path, out: TextIO) -> int:
@@ -217,10 +381,12 @@ def _stop(path: Path, out: TextIO) -> int:
 class Server:
     """The loop of ``stedi serve``: one connection at a time, each one command (or ``stop``)."""
 
-    def __init__(self, path: Path, engine: str, idle_seconds: float) -> None:
+    def __init__(self, path: Path, engine: str, idle_seconds: float, lock: int | None = None) -> None:
         self.path = path
         self.engine = engine
         self.idle_seconds = idle_seconds
+        self.lock = lock
+        self.gives_way = lock is not None  # started by a client
         self.code = fingerprint()
         self.environment = run_environment(os.environ)
         self.stop = threading.Event()
@@ -229,23 +395,36 @@ class Server:
     def serve(self, out: TextIO) -> int:
         from stedi_transforms.engines import get_session, require
 
-        listener = self._listen()
-        try:
-            with stopped_by_signals(self.stop):
-                started = time.perf_counter()
-                require(self.engine, delta=True)
-                get_session(self.engine)
-                print(
-                    f"stedi serve: {self.engine} started in {time.perf_counter() - started:.1f} s; listening on "
-                    f"{self.path} (pid {os.getpid()}); stedi serve --stop stops it",
-                    file=out,
-                    flush=True,
-                )
-                self._accept(listener, out)
-        finally:
-            listener.close()
-            self.path.unlink(missing_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(self.path.parent):
+            raise ServerError(f"{self.path.parent} is not a folder that only you can write; set STEDI_SOCKET")
+        with _lock_file(self.path, self.lock) as lock:  # held while this server lives: one server per socket
+            self._take(lock)
+            listener = self._listen()
+            try:
+                with stopped_by_signals(self.stop):
+                    started = time.perf_counter()
+                    require(self.engine, delta=True)
+                    get_session(self.engine)
+                    print(
+                        f"stedi serve: {self.engine} started in {time.perf_counter() - started:.1f} s; listening on "
+                        f"{self.path} (pid {os.getpid()}); stedi serve --stop stops it",
+                        file=out,
+                        flush=True,
+                    )
+                    self._accept(listener, out)
+            finally:
+                listener.close()
+                self.path.unlink(missing_ok=True)
         return 0
+
+    def _take(self, lock: int) -> None:
+        """Hold the lock, writing this server's pid in it, or fail naming the server that holds it."""
+        if not _holds(lock):
+            pid = os.pread(lock, 32, 0).decode(errors="replace").strip() or "?"
+            raise ServerError(f"a server already runs on {self.path} (pid {pid}); stedi serve --stop stops it")
+        os.ftruncate(lock, 0)
+        os.pwrite(lock, f"{os.getpid()}\n".encode(), 0)
 
     def _accept(self, listener: socket.socket, out: TextIO) -> None:
         """Handle one connection after another until stopped, or idle too long."""
@@ -266,16 +445,8 @@ class Server:
             last = time.monotonic()
 
     def _listen(self) -> socket.socket:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _private(self.path.parent):
-            raise ServerError(f"{self.path.parent} is not a folder that only you can write; set STEDI_SOCKET")
-        try:
-            _connect(self.path).close()
-        except OSError:
-            if self.path.is_socket():
-                self.path.unlink()  # left by a server that died
-        else:
-            raise ServerError(f"a server already listens on {self.path}; stedi serve --stop stops it")
+        if self.path.is_socket():
+            self.path.unlink()  # left by a server that died: a living one holds the lock
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             listener.bind(str(self.path))
@@ -306,8 +477,10 @@ class Server:
             return
         refusal = self._refusal(request)
         if refusal:
-            channel.send(refused=refusal)
-            self._log(f"not serving stedi {' '.join(argv)}: {refusal}")
+            if self.gives_way:  # started for a client: now it would only slow the others down
+                self.stop.set()
+            channel.send(refused=refusal, stops=self.stop.is_set())
+            self._log(f"not serving stedi {' '.join(argv)}: {refusal}{'; stopping' * self.stop.is_set()}")
             return
         started = time.perf_counter()
         code = self._run(argv, cwd, channel)
@@ -322,7 +495,7 @@ class Server:
         if request.get("code") != self.code:
             if fingerprint() != self.code:
                 self.stop.set()
-                return "the server's code changed since it started; it stops"
+                return "the server's code changed since it started"
             return "the client runs other code"
         if request.get("env") != self.environment:
             theirs: dict[str, str] = request.get("env", {})

@@ -45,8 +45,10 @@ longer queue, and a process switches engines once (stopping one before it starts
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The ``stedi`` processes that tests start run their commands themselves, never in a server someone started.
+    # The ``stedi`` processes that tests start run their commands themselves, never in a server someone started,
+    # and start none (the server tests start theirs).
     os.environ["STEDI_SOCKET"] = os.path.join(tempfile.gettempdir(), f"stedi-tests-{os.getpid()}", "none.sock")
+    os.environ["STEDI_SERVER"] = "use"
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -7,9 +7,11 @@ classic Spark server would take ten times longer to start.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -63,6 +65,33 @@ def _timeless(text: str) -> str:
     return re.sub(r"\d+\.\d\d s", "_ s", text)
 
 
+STARTING = (
+    "stedi: starting a server that keeps the engine started for this command and the next ones (it stops after 60 "
+    "idle minutes; STEDI_SERVER=off runs each command alone)\n"
+)
+
+
+def _server_ended(path: Path, seconds: float = 30) -> bool:
+    """Whether the server of ``path`` has ended (within ``seconds``): none holds the lock beside its socket."""
+    deadline = time.monotonic() + seconds
+    with path.with_suffix(".lock").open("a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.05)
+            else:
+                return True
+
+
+def _kill_server(path: Path) -> None:
+    """Whatever a test did, no server it started outlives it."""
+    if path.with_suffix(".lock").exists() and not _server_ended(path, seconds=0):
+        os.kill(int(path.with_suffix(".lock").read_text()), signal.SIGKILL)
+
+
 @only_on("sail")
 def test_a_server_runs_the_lake_commands_of_other_stedi_processes_as_they_would_run_them(
     spark: SparkSession, fixtures_landing: str, tmp_path: Path
@@ -92,7 +121,7 @@ def test_a_server_runs_the_lake_commands_of_other_stedi_processes_as_they_would_
     )
     assert (second.returncode, second.stderr) == (
         2,
-        f"stedi: error: a server already listens on {path}; stedi serve --stop stops it\n",
+        f"stedi: error: a server already runs on {path} (pid {server.pid}); stedi serve --stop stops it\n",
     )
     assert (other.returncode, other.stderr) == (0, "stedi: not served: the environment differs (AWS_REGION)\n")
     assert (stop.returncode, server.returncode, path.exists()) == (0, 0, False)
@@ -126,8 +155,8 @@ def test_a_server_finishes_a_command_whose_client_left_and_refuses_other_code_or
         _, err = server.communicate(timeout=60)
     finally:
         server.kill()
-    assert other_code == [{"refused": "the client runs other code"}]
-    assert other_engine == [{"refused": "the server runs sail, not spark"}]
+    assert other_code == [{"refused": "the client runs other code", "stops": False}]
+    assert other_engine == [{"refused": "the server runs sail, not spark", "stops": False}]
     assert garbage == []  # logged, and the server goes on
     assert "not a stedi request: " in err
     message = f"stedi: error: cannot enter the working directory {tmp_path}/gone: No such file or directory\n"
@@ -170,3 +199,83 @@ def test_a_socket_in_a_folder_others_can_write_is_never_used(tmp_path: Path) -> 
         2,
         f"stedi: error: {shared} is not a folder that only you can write; set STEDI_SOCKET\n",
     )
+
+
+@only_on("sail")
+def test_a_client_that_finds_no_server_starts_one_that_runs_it_and_the_commands_after_it(
+    spark: SparkSession, fixtures_landing: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "server" / "stedi.sock"
+    by_default = {**_environment(path), "STEDI_SERVER": "auto"}
+    alone = {**by_default, "STEDI_SERVER": "off"}
+    local = _stedi("run", "--landing", fixtures_landing, "--lake", "local", cwd=tmp_path, env=alone)
+    try:
+        first = _stedi("run", "--landing", fixtures_landing, "--lake", "lake", cwd=tmp_path, env=by_default)
+        served = _stedi("verify", "--lake", "lake", cwd=tmp_path, env=by_default)
+        by_itself = _stedi("verify", "--lake", "lake", cwd=tmp_path, env=alone)
+        helped = _stedi("run", "--help", cwd=tmp_path, env=by_default)
+        stop = _stedi("serve", "--stop", cwd=tmp_path, env=by_default)
+        ended = _server_ended(path)
+        help_alone = _stedi("run", "--help", cwd=tmp_path, env=by_default)  # help starts no server
+    finally:
+        _kill_server(path)
+    assert (local.returncode, first.returncode, served.returncode, stop.returncode) == (0, 0, 0, 0)
+    assert _timeless(first.stdout) == _timeless(local.stdout.replace("/local", "/lake"))
+    assert _timeless(first.stderr) == STARTING + _timeless(local.stderr.replace("/local", "/lake"))
+    assert_lake_holds_the_expected_tables(spark, Lake(str(tmp_path / "lake")))
+    assert (served.stdout, served.stderr) == (by_itself.stdout, by_itself.stderr)
+    assert (helped.stdout, helped.stderr) == (help_alone.stdout, "")
+    assert (ended, path.exists(), help_alone.returncode) == (True, False, 0)
+    log = path.with_suffix(".log").read_text().splitlines()
+    assert log[0].startswith("stedi serve: sail started in ")
+    assert [_timeless(line[9:]) for line in log[1:]] == [  # the commands it ran: not the one run alone
+        f"stedi run --landing {fixtures_landing} --lake lake: exit 0 in _ s",
+        "stedi verify --lake lake: exit 0 in _ s",
+        "stedi run --help: exit 0 in _ s",
+    ]
+
+
+@only_on("sail")
+def test_clients_started_at_once_share_one_server_which_gives_way_to_a_client_of_another_environment(
+    spark: SparkSession, fixtures_landing: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "server" / "stedi.sock"
+    by_default = {**_environment(path), "STEDI_SERVER": "auto"}
+    try:
+        clients = [
+            subprocess.Popen(
+                [STEDI, "run", "--landing", fixtures_landing, "--lake", lake],
+                cwd=tmp_path,
+                env=by_default,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for lake in ("a", "b")
+        ]
+        said = [client.communicate(timeout=120)[1] for client in clients]
+        elsewhere = _stedi("history", "--lake", "a", cwd=tmp_path, env={**by_default, "AWS_REGION": "elsewhere"})
+        only_use = _stedi("history", "--lake", "a", cwd=tmp_path, env={**by_default, "STEDI_SERVER": "use"})
+        ended = _server_ended(path)
+    finally:
+        _kill_server(path)
+    assert [client.returncode for client in clients] == [0, 0]
+    assert sorted(text.count(STARTING) for text in said) == [0, 1]  # one started it; the other waited for it
+    for lake in ("a", "b"):
+        assert_lake_holds_the_expected_tables(spark, Lake(str(tmp_path / lake)))
+    assert (elsewhere.returncode, elsewhere.stderr) == (
+        0,
+        "stedi: the environment differs (AWS_REGION): the server stops, and a new one starts\n" + STARTING,
+    )
+    assert (only_use.returncode, only_use.stderr) == (
+        0,
+        "stedi: not served: the environment differs (AWS_REGION) (the server stops)\n",
+    )
+    assert only_use.stdout == elsewhere.stdout
+    assert len(ledger.history(Lake(str(tmp_path / "a")).store)) == 1
+    assert (ended, path.exists()) == (True, False)
+
+
+def test_stedi_server_takes_one_of_its_modes(tmp_path: Path) -> None:
+    done = _stedi("history", cwd=tmp_path, env={**_environment(tmp_path / "s.sock"), "STEDI_SERVER": "always"})
+    assert (done.returncode, done.stderr) == (2, "stedi: error: STEDI_SERVER is one of auto, use, off, not 'always'\n")
