@@ -227,14 +227,16 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
                 by_default = alone | {"STEDI_SOCKET": f"{scratch}/server/stedi.sock", "STEDI_SERVER": "auto"}
                 stedi_alone = median([measure(argv, alone) for argv in alone_lakes])
                 stedi_run = []
-                for argv in lakes:  # each from a cold start: the run starts the server
+                try:
+                    for argv in lakes:  # each from a cold start: the run starts the server
+                        stop_server(by_default)
+                        stedi_run.append(measure(argv, by_default, COLD))
+                    add_new_file(own)
+                    # each fresh lake then takes the new file, in the server the last full run started
+                    server = running_server(Path(by_default["STEDI_SOCKET"]))
+                    incremental = median([measure(argv, by_default, WARM, server) for argv in lakes])
+                finally:
                     stop_server(by_default)
-                    stedi_run.append(measure(argv, by_default, COLD))
-                add_new_file(own)
-                # each fresh lake then takes the new file, in the server the last full run started
-                server = running_server(Path(by_default["STEDI_SOCKET"]))
-                incremental = median([measure(argv, by_default, WARM, server) for argv in lakes])
-                stop_server(by_default)
                 incremental_alone = median([measure(argv, alone) for argv in alone_lakes])
                 naive = measure_median(
                     [python, "-m", "benchmarks.naive", "--lake", f"{scratch}/naive", *options], alone, repeat
