@@ -228,6 +228,7 @@ def _start(path: Path, argv: Sequence[str]) -> socket.socket | None:
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _private(path.parent):
+            print(f"stedi: not served: {_not_private(path.parent)}", file=sys.stderr)
             return None
         server = None
         with _lock_file(path) as lock:
@@ -321,6 +322,10 @@ def _private(folder: Path) -> bool:
     return status.st_uid == os.getuid() and not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
+def _not_private(folder: Path) -> str:
+    return f"{folder} is not a folder that only you can write; set STEDI_SOCKET"
+
+
 def _send(connection: socket.socket, message: dict[str, Any]) -> None:
     """One message of the protocol: a line of JSON."""
     connection.sendall(json.dumps(message).encode() + b"\n")
@@ -397,7 +402,7 @@ class Server:
 
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _private(self.path.parent):
-            raise ServerError(f"{self.path.parent} is not a folder that only you can write; set STEDI_SOCKET")
+            raise ServerError(_not_private(self.path.parent))
         with _lock_file(self.path, self.lock) as lock:  # held while this server lives: one server per socket
             self._take(lock)
             listener = self._listen()

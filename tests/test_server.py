@@ -191,14 +191,17 @@ def test_a_socket_in_a_folder_others_can_write_is_never_used(tmp_path: Path) -> 
         listener.listen()
         listener.setblocking(False)
         done = _stedi("run", "--landing", "missing", cwd=tmp_path, env=_environment(path))
+        by_default = {**_environment(path), "STEDI_SERVER": "auto"}
+        starting = _stedi("run", "--landing", "missing", cwd=tmp_path, env=by_default)
         with pytest.raises(BlockingIOError):  # nobody connected
             listener.accept()
         serve = _stedi("serve", cwd=tmp_path, env=_environment(path))
-    assert (done.returncode, done.stderr) == (2, f"stedi: error: landing folder {tmp_path}/missing does not exist\n")
-    assert (serve.returncode, serve.stderr) == (
-        2,
-        f"stedi: error: {shared} is not a folder that only you can write; set STEDI_SOCKET\n",
-    )
+    unsafe = f"{shared} is not a folder that only you can write; set STEDI_SOCKET\n"
+    missing = f"stedi: error: landing folder {tmp_path}/missing does not exist\n"
+    assert (done.returncode, done.stderr) == (2, missing)
+    assert (starting.returncode, starting.stderr) == (2, f"stedi: not served: {unsafe}{missing}")  # and starts none
+    assert (serve.returncode, serve.stderr) == (2, f"stedi: error: {unsafe}")
+    assert sorted(entry.name for entry in shared.iterdir()) == ["stedi.sock"]
 
 
 @only_on("sail")
