@@ -17,8 +17,9 @@ serves a client only when both run the same code (the same Python, the same pack
 environment a run depends on (``AWS_*``, ``STEDI_*``, Spark's, Hadoop's and Java's variables), for the engine the
 server started; otherwise the client runs the command itself, as it does when no server listens; a server that a
 client started then stops, and the next client starts one for itself. Ctrl-C in a client leaves the command to
-finish in the server. ``stedi serve --stop`` stops it, as do SIGINT and SIGTERM (after the command in progress)
-and an idle hour. A lock beside the socket, held by the living server, keeps one server per socket.
+finish in the server. ``stedi serve --status`` says what it has done; ``stedi serve --stop`` stops it, as do SIGINT
+and SIGTERM (after the command in progress) and an idle hour. A lock beside the socket, held by the living server,
+keeps one server per socket.
 
 This module is the ``stedi`` entry point, so it imports only the standard library until it knows that it must run
 a command itself.
@@ -322,6 +323,13 @@ def _private(folder: Path) -> bool:
     return status.st_uid == os.getuid() and not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
 def _not_private(folder: Path) -> str:
     return f"{folder} is not a folder that only you can write; set STEDI_SOCKET"
 
@@ -355,7 +363,9 @@ def add_commands(commands: Any) -> None:
         metavar="MINUTES",
         help=f"stop after this many minutes without a command (default {IDLE_MINUTES:g}; 0 never)",
     )
-    parser.add_argument("--stop", action="store_true", help="stop the server that runs, after its command")
+    asked = parser.add_mutually_exclusive_group()
+    asked.add_argument("--stop", action="store_true", help="stop the server that runs, after its command")
+    asked.add_argument("--status", action="store_true", help="say whether a server runs, and what it has done")
     # started by a client that found none, holding this lock: it gives way (stops) for a client of another engine,
     # code or environment
     parser.add_argument("--lock-descriptor", type=int, help=argparse.SUPPRESS)
@@ -364,23 +374,25 @@ def add_commands(commands: Any) -> None:
 
 def command_serve(args: argparse.Namespace, out: TextIO) -> int:
     path = socket_path()
-    if args.stop:
-        return _stop(path, out)
+    if args.stop or args.status:
+        reply = _ask(path, {"stop": True} if args.stop else {"status": True})
+        print(reply.get("stopping") or reply.get("status") or "the server did not answer", file=out)
+        return 0
     if args.idle < 0:
         raise ServerError(f"--idle takes a number of minutes, 0 or more, not {args.idle:g}")
     return Server(path, args.engine, args.idle * 60, args.lock_descriptor).serve(out)
 
 
-def _stop(path: Path, out: TextIO) -> int:
+def _ask(path: Path, request: dict[str, Any]) -> dict[str, Any]:
+    """The server's reply to ``request`` (``stop`` or ``status``)."""
     try:
         connection = _connect(path)
     except OSError as error:
         raise ServerError(f"no server listens on {path}") from error
     with connection, connection.makefile("r", encoding="utf-8") as replies:
-        _send(connection, {"stop": True})
-        reply = json.loads(replies.readline() or "{}")
-    print(reply.get("stopping", "the server stops"), file=out)
-    return 0
+        _send(connection, request)
+        reply: dict[str, Any] = json.loads(replies.readline() or "{}")
+    return reply
 
 
 class Server:
@@ -396,6 +408,8 @@ class Server:
         self.environment = run_environment(os.environ)
         self.stop = threading.Event()
         self.log = sys.stderr
+        self.since = self.last = time.monotonic()  # its start, and the end of its last command
+        self.commands = 0
 
     def serve(self, out: TextIO) -> int:
         from stedi_transforms.engines import get_session, require
@@ -433,9 +447,8 @@ class Server:
 
     def _accept(self, listener: socket.socket, out: TextIO) -> None:
         """Handle one connection after another until stopped, or idle too long."""
-        last = time.monotonic()
         while not self.stop.is_set():
-            if self.idle_seconds and time.monotonic() - last > self.idle_seconds:
+            if self.idle_seconds and time.monotonic() - self.last > self.idle_seconds:
                 print(f"stedi serve: idle for {self.idle_seconds / 60:g} min; stopping", file=out, flush=True)
                 return
             try:
@@ -447,7 +460,6 @@ class Server:
                     self._handle(connection)
                 except Exception:  # the server outlives any one request
                     self._log(f"a request failed:\n{traceback.format_exc()}")
-            last = time.monotonic()
 
     def _listen(self) -> socket.socket:
         if self.path.is_socket():
@@ -467,7 +479,7 @@ class Server:
         connection.settimeout(None)
         with connection.makefile("r", encoding="utf-8") as requests:
             line = requests.readline()
-        if not line:  # a probe: another server checking that this one listens
+        if not line:  # closed before its request
             return
         channel = _Channel(connection)
         try:
@@ -475,6 +487,9 @@ class Server:
             if request.get("stop"):
                 self.stop.set()
                 channel.send(stopping=f"the server (pid {os.getpid()}) stops")
+                return
+            if request.get("status"):
+                channel.send(status=self._status())
                 return
             argv, cwd = [str(argument) for argument in request["argv"]], str(request["cwd"])
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -492,6 +507,18 @@ class Server:
         channel.send(exit=code)
         seconds = time.perf_counter() - started
         self._log(f"stedi {' '.join(argv)}: exit {code} in {seconds:.2f} s")
+        self.commands += 1
+        self.last = time.monotonic()
+
+    def _status(self) -> str:
+        now = time.monotonic()
+        started_by = "a client" if self.gives_way else "hand"
+        stops = f"stops after {self.idle_seconds / 60:g} idle minutes" if self.idle_seconds else "stops when told"
+        commands = f"{self.commands} command{'s' * (self.commands != 1)} run"
+        return (
+            f"a {self.engine} server (pid {os.getpid()}, started by {started_by}) listens on {self.path}: up "
+            f"{_duration(now - self.since)}, {commands}, idle {_duration(now - self.last)}; {stops}"
+        )
 
     def _log(self, message: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {message}", file=self.log, flush=True)

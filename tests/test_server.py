@@ -106,6 +106,7 @@ def test_a_server_runs_the_lake_commands_of_other_stedi_processes_as_they_would_
         missing = _stedi("run", "--landing", "missing", "--lake", "lake", cwd=tmp_path, env=environment)
         second = _stedi("serve", cwd=tmp_path, env=environment)
         other = _stedi("history", "--lake", "lake", cwd=tmp_path, env={**environment, "AWS_REGION": "elsewhere"})
+        status = _stedi("serve", "--status", cwd=tmp_path, env=environment)
         stop = _stedi("serve", "--stop", cwd=tmp_path, env=environment)
         out, err = server.communicate(timeout=60)
     finally:
@@ -124,6 +125,12 @@ def test_a_server_runs_the_lake_commands_of_other_stedi_processes_as_they_would_
         f"stedi: error: a server already runs on {path} (pid {server.pid}); stedi serve --stop stops it\n",
     )
     assert (other.returncode, other.stderr) == (0, "stedi: not served: the environment differs (AWS_REGION)\n")
+    assert status.returncode == 0
+    assert re.fullmatch(  # the refused command is not one it ran
+        rf"a sail server \(pid {server.pid}, started by hand\) listens on {path}: up \d+ s, 3 commands run, "
+        r"idle \d+ s; stops after 5 idle minutes\n",
+        status.stdout,
+    )
     assert (stop.returncode, server.returncode, path.exists()) == (0, 0, False)
     assert [_timeless(line[9:]) for line in err.splitlines()] == [
         f"stedi run --landing {fixtures_landing} --lake lake: exit 0 in _ s",
@@ -170,8 +177,9 @@ def test_without_a_server_stedi_runs_the_command_itself(tmp_path: Path) -> None:
     assert (done.returncode, done.stderr) == (2, f"stedi: error: landing folder {tmp_path}/missing does not exist\n")
 
 
-def test_serve_stop_without_a_server_says_so(tmp_path: Path) -> None:
-    done = _stedi("serve", "--stop", cwd=tmp_path, env=_environment(tmp_path / "none.sock"))
+@pytest.mark.parametrize("asked", ["--stop", "--status"])
+def test_serve_stop_or_status_without_a_server_says_so(asked: str, tmp_path: Path) -> None:
+    done = _stedi("serve", asked, cwd=tmp_path, env=_environment(tmp_path / "none.sock"))
     assert (done.returncode, done.stderr) == (2, f"stedi: error: no server listens on {tmp_path}/none.sock\n")
 
 
@@ -215,6 +223,7 @@ def test_a_client_that_finds_no_server_starts_one_that_runs_it_and_the_commands_
     try:
         first = _stedi("run", "--landing", fixtures_landing, "--lake", "lake", cwd=tmp_path, env=by_default)
         served = _stedi("verify", "--lake", "lake", cwd=tmp_path, env=by_default)
+        status = _stedi("serve", "--status", cwd=tmp_path, env=by_default)
         by_itself = _stedi("verify", "--lake", "lake", cwd=tmp_path, env=alone)
         helped = _stedi("run", "--help", cwd=tmp_path, env=by_default)
         stop = _stedi("serve", "--stop", cwd=tmp_path, env=by_default)
@@ -227,6 +236,11 @@ def test_a_client_that_finds_no_server_starts_one_that_runs_it_and_the_commands_
     assert _timeless(first.stderr) == STARTING + _timeless(local.stderr.replace("/local", "/lake"))
     assert_lake_holds_the_expected_tables(spark, Lake(str(tmp_path / "lake")))
     assert (served.stdout, served.stderr) == (by_itself.stdout, by_itself.stderr)
+    assert re.fullmatch(
+        rf"a sail server \(pid \d+, started by a client\) listens on {path}: up \d+ s, 2 commands run, idle \d+ s; "
+        r"stops after 60 idle minutes\n",
+        status.stdout,
+    )
     assert (helped.stdout, helped.stderr) == (help_alone.stdout, "")
     assert (ended, path.exists(), help_alone.returncode) == (True, False, 0)
     log = path.with_suffix(".log").read_text().splitlines()
