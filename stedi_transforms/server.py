@@ -58,6 +58,9 @@ ENVIRONMENT_PREFIXES = ("AWS_", "STEDI_", "SPARK_", "PYSPARK_", "HADOOP_", "JAVA
 """The variables a run depends on; a client whose values differ from the server's runs the command itself."""
 SERVER_VARIABLES = ("STEDI_SERVER", "STEDI_SOCKET")
 """Variables of those prefixes that say how to reach a server, not how to run."""
+AWS_FILES = (("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"), ("AWS_CONFIG_FILE", "~/.aws/config"))
+"""The files AWS clients read credentials from, with the variables that move them: a client with refreshed
+credentials is not served by a server that started with the old ones."""
 IDLE_MINUTES = 60.0
 START_SECONDS = 300.0
 """How long a client waits for the server it started to listen (a classic JVM can take a minute on a busy host)."""
@@ -101,11 +104,18 @@ def fingerprint() -> str:
 
 
 def run_environment(environment: dict[str, str] | os._Environ[str]) -> dict[str, str]:
-    """The variables a run depends on, each value as a digest: a client never sends its credentials."""
+    """The variables a run depends on, and the AWS files that credentials may come from (their size and time), each
+    as a digest: a client never sends its credentials."""
+    stamps = {name: value for name, value in environment.items() if name.startswith(ENVIRONMENT_PREFIXES)}
+    for variable, default in AWS_FILES:
+        shown = environment.get(variable) or default
+        with contextlib.suppress(OSError):
+            status = Path(shown).expanduser().stat()
+            stamps[shown] = f"{status.st_size} {status.st_mtime_ns}"
     return {
         name: hashlib.sha256(value.encode()).hexdigest()
-        for name, value in environment.items()
-        if name.startswith(ENVIRONMENT_PREFIXES) and name not in SERVER_VARIABLES
+        for name, value in stamps.items()
+        if name not in SERVER_VARIABLES
     }
 
 

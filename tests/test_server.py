@@ -296,3 +296,16 @@ def test_clients_started_at_once_share_one_server_which_gives_way_to_a_client_of
 def test_stedi_server_takes_one_of_its_modes(tmp_path: Path) -> None:
     done = _stedi("history", cwd=tmp_path, env={**_environment(tmp_path / "s.sock"), "STEDI_SERVER": "always"})
     assert (done.returncode, done.stderr) == (2, "stedi: error: STEDI_SERVER is one of auto, use, off, not 'always'\n")
+
+
+def test_refreshed_aws_credentials_are_another_environment(tmp_path: Path) -> None:
+    """A server that started with the old credentials does not serve the new ones (boto3 reads them at its start)."""
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[default]\naws_access_key_id = OLD\n")
+    environment = {"AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    before = run_environment(environment)
+    credentials.write_text("[default]\naws_access_key_id = NEW\n")  # the same size: the time tells
+    os.utime(credentials, ns=(0, credentials.stat().st_mtime_ns + 1))
+    after = run_environment(environment)
+    assert sorted(before) == sorted(["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", str(credentials)])
+    assert [name for name in before if before[name] != after.get(name)] == [str(credentials)]
