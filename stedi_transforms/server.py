@@ -249,6 +249,8 @@ def _start(path: Path, argv: Sequence[str]) -> socket.socket | None:
                 with _log_path(path).open("wb") as log:
                     server = subprocess.Popen(
                         [*command, *(["--engine", engine] if engine else [])],
+                        cwd="/",  # it pins no folder, and imports the package this client runs, not one in a folder
+                        env={**os.environ, "STEDI_SOCKET": str(path.absolute())},
                         stdin=subprocess.DEVNULL,
                         stdout=log,
                         stderr=log,

@@ -217,7 +217,8 @@ def test_a_client_that_finds_no_server_starts_one_that_runs_it_and_the_commands_
     spark: SparkSession, fixtures_landing: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "server" / "stedi.sock"
-    by_default = {**_environment(path), "STEDI_SERVER": "auto"}
+    # relative to the clients' working directory: the server, which runs elsewhere, is told where that is
+    by_default = {**_environment(Path("server", "stedi.sock")), "STEDI_SERVER": "auto"}
     alone = {**by_default, "STEDI_SERVER": "off"}
     local = _stedi("run", "--landing", fixtures_landing, "--lake", "local", cwd=tmp_path, env=alone)
     try:
