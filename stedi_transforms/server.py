@@ -129,7 +129,11 @@ def entry_point() -> None:
         except ServerError as error:
             print(f"stedi: error: {error}", file=sys.stderr)
             sys.exit(2)
-        code = None if mode == "off" else forward(argv, start=mode == "auto" and _starts(argv))
+        try:
+            code = None if mode == "off" else forward(argv, start=mode == "auto" and _starts(argv))
+        except KeyboardInterrupt:  # while a server starts: it goes on, for the next command
+            print("stedi: interrupted", file=sys.stderr)
+            sys.exit(130)
         if code is not None:
             sys.exit(code)
     from stedi_transforms.cli import main
@@ -189,6 +193,7 @@ def forward(argv: Sequence[str], start: bool = False) -> int | None:
                 return None
             print(f"stedi: {refusal}: the server stops, and a new one starts", file=sys.stderr)
             if not _released(path, seconds=10):
+                print("stedi: not served: the server did not stop", file=sys.stderr)
                 return None
     return None
 
@@ -224,7 +229,7 @@ def _exchange(connection: socket.socket, argv: Sequence[str]) -> int | None:
         except KeyboardInterrupt:
             print("stedi: interrupted; the server finishes the command", file=sys.stderr)
             return 130
-        except OSError:
+        except (OSError, ValueError):  # gone, or no longer speaking the protocol
             pass
     if not answered:  # it stopped (or failed to start its engine) before taking the command: run it here
         print("stedi: not served: the server stopped before it took the command", file=sys.stderr)
