@@ -237,12 +237,13 @@ class _Job:
             self.io.append(rows, table)
         else:
             self.io.replace_files(rows, table, replace)
-        new_rows = self.io.read(self.spark, table).filter(F.col(FILE).isin(sorted(parsed)))
+        new_rows = None  # the rows of the parsed files, read back where the run goes on incrementally
         if written is not None:  # a rebuild from every file, counted by the write itself: nothing to read back
             lines = parsed_lines = written
         elif rebuild:
             lines = parsed_lines = self.io.read(self.spark, table).count()
         else:
+            new_rows = self.io.read(self.spark, table).filter(F.col(FILE).isin(sorted(parsed)))
             parsed_lines = new_rows.count()
             before = self.state.rows.get(table.name)
             if only_new and before is not None:
@@ -254,7 +255,7 @@ class _Job:
             ledger.pending = []
             ledger.generation += 1
             state.rows[table.name] = lines
-            if self.changes is not None and only_new and not rebuild:
+            if self.changes is not None and only_new and new_rows is not None:
                 self.changes.appended[table.name] = (new_rows, parsed_lines)
             elif self.changes is not None:
                 self.changes.rewritten.add(table.name)
