@@ -13,6 +13,7 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[dev]"
+	$(BIN)/uv cache prune --quiet  # pyspark is built from source: drop the builds no install refers to any more
 	touch $@
 
 run: $(INSTALLED)
@@ -43,6 +44,7 @@ test-spark35: $(INSTALLED)
 	$(BIN)/uv venv --quiet --allow-existing --python $(PYTHON) .venv-spark35
 	$(BIN)/uv pip install --quiet --python .venv-spark35/bin/python "pyspark==3.5.6" "delta-spark==3.3.2" "pandas<3" \
 		pyarrow chispa "pytest>=8.3,<9" pytest-xdist deltalake hypothesis
+	$(BIN)/uv cache prune --quiet
 	$(BIN)/uv pip install --quiet --python .venv-spark35/bin/python --no-deps -e .
 	.venv-spark35/bin/python -m pytest -p no:cacheprovider -k spark \
 		tests/test_jars.py tests/test_transforms.py tests/test_reader.py tests/test_lake.py tests/test_pipeline.py
