@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 from pyspark.sql.types import StructType
 
 from stedi_transforms.engines import counted
@@ -27,9 +27,12 @@ from stedi_transforms.schemas import (
     CUSTOMER_SCHEMA,
     FILE,
     MACHINE_LEARNING_CURATED_SCHEMA,
+    REASON,
     REJECTED_SCHEMA,
+    SENSOR_READING_TIME,
     STEP_TRAINER,
     STEP_TRAINER_SCHEMA,
+    TIMESTAMP,
     Source,
     ingested_schema,
 )
@@ -41,17 +44,25 @@ DEFAULT_FORMAT = "delta"
 
 @dataclass(frozen=True)
 class Table:
-    """A table of the lake: its name in the Data Catalog, its folder (``entity/zone``) and its schema."""
+    """A table of the lake: its name in the Data Catalog, its folder (``entity/zone``) and its schema.
+
+    ``stats`` names the columns whose minimum, maximum and null count a Delta table keeps for every file, to skip
+    files when it is read with a filter on them; empty means Delta's default (its first 32 columns). Collecting
+    them is part of every write: the big tables keep them only where they help, on the columns they are read by.
+    A table keeps the choice it was made with.
+    """
 
     name: str
     entity: str
     zone: str
     schema: StructType
+    stats: tuple[str, ...] = ()
 
 
 def ingested_table(source: Source) -> Table:
-    """Every landing line of a source, parsed once, with its file and line: ``<source>/ingested``."""
-    return Table(f"{source.name}_ingested", source.name, "ingested", ingested_schema(source))
+    """Every landing line of a source, parsed once, with its file and line: ``<source>/ingested``. The lake reads it
+    by file (replacing a changed file's rows) and by reason (the quarantine): its statistics are of those two."""
+    return Table(f"{source.name}_ingested", source.name, "ingested", ingested_schema(source), (FILE, REASON))
 
 
 def rejected_table(source: Source) -> Table:
@@ -66,10 +77,15 @@ CUSTOMER_REJECTED = rejected_table(CUSTOMER)
 ACCELEROMETER_REJECTED = rejected_table(ACCELEROMETER)
 STEP_TRAINER_REJECTED = rejected_table(STEP_TRAINER)
 CUSTOMER_TRUSTED = Table("customer_trusted", "customer", "trusted", CUSTOMER_SCHEMA)
-ACCELEROMETER_TRUSTED = Table("accelerometer_trusted", "accelerometer", "trusted", ACCELEROMETER_SCHEMA)
-STEP_TRAINER_TRUSTED = Table("step_trainer_trusted", "step_trainer", "trusted", STEP_TRAINER_SCHEMA)
+# The tables of readings are read by time, the moment a reading was taken (landing files come in time order).
+ACCELEROMETER_TRUSTED = Table("accelerometer_trusted", "accelerometer", "trusted", ACCELEROMETER_SCHEMA, (TIMESTAMP,))
+STEP_TRAINER_TRUSTED = Table(
+    "step_trainer_trusted", "step_trainer", "trusted", STEP_TRAINER_SCHEMA, (SENSOR_READING_TIME,)
+)
 CUSTOMER_CURATED = Table("customer_curated", "customer", "curated", CUSTOMER_SCHEMA)
-MACHINE_LEARNING_CURATED = Table("machine_learning_curated", "step_trainer", "curated", MACHINE_LEARNING_CURATED_SCHEMA)
+MACHINE_LEARNING_CURATED = Table(
+    "machine_learning_curated", "step_trainer", "curated", MACHINE_LEARNING_CURATED_SCHEMA, (SENSOR_READING_TIME,)
+)
 
 OUTPUT_TABLES = (
     CUSTOMER_REJECTED,
@@ -175,7 +191,7 @@ class Lake:
             # path gets the engine's own overwrite (the Glue jobs purge their catalog-updating sinks themselves).
             writer = df.write.format(self.table_format).mode("overwrite")
             if self.table_format == "delta":
-                writer = writer.option("overwriteSchema", "true")
+                writer = _stats(writer.option("overwriteSchema", "true"), table)
             writer.save(target)
         else:
             _swap_in(df, self.table_format, folder)
@@ -183,7 +199,7 @@ class Lake:
 
     def append(self, df: DataFrame, table: Table) -> None:
         """Add ``df``'s rows to a Delta table in one commit (making the table if it is new)."""
-        df.select(*table.schema.fieldNames()).write.format("delta").mode("append").save(self.path(table))
+        _stats(df.select(*table.schema.fieldNames()).write.format("delta").mode("append"), table).save(self.path(table))
 
     def replace_files(self, df: DataFrame, table: Table, files: Sequence[str]) -> None:
         """Replace, in one Delta commit, the rows of ``files`` (the ``file`` column) with ``df``'s rows."""
@@ -197,6 +213,11 @@ class Lake:
         if self.table_format != "delta":
             reader = reader.schema(table.schema)
         return reader.load(self.path(table))
+
+
+def _stats(writer: DataFrameWriter, table: Table) -> DataFrameWriter:
+    """A Delta writer that makes ``table``, if it is new, with statistics of its :attr:`Table.stats` columns."""
+    return writer.option("delta.dataSkippingStatsColumns", ",".join(table.stats)) if table.stats else writer
 
 
 def _swap_in(df: DataFrame, table_format: str, folder: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from stedi_transforms.lake import (
+    ACCELEROMETER_INGESTED,
+    ACCELEROMETER_TRUSTED,
     CUSTOMER_REJECTED,
     CUSTOMER_TRUSTED,
     OUTPUT_TABLES,
     Lake,
+    Table,
     check_format,
     detect_format,
 )
@@ -80,6 +84,47 @@ def test_an_empty_table_is_written_and_read_back(
     empty = spark.createDataFrame([], CUSTOMER_REJECTED.schema)
     lake.write(empty, CUSTOMER_REJECTED)
     assert_same_rows(lake.read(spark, CUSTOMER_REJECTED), empty)
+
+
+def statistics_of_first_file(lake: Lake, table: Table) -> list[str]:
+    """The columns whose statistics the first file added to a Delta table has (every one has a null count)."""
+    log = Path(lake.path(table)) / "_delta_log" / "00000000000000000000.json"
+    (added,) = [action["add"] for action in map(json.loads, log.read_text().splitlines()) if "add" in action]
+    return sorted(json.loads(added["stats"])["nullCount"])
+
+
+def test_big_delta_tables_keep_statistics_of_the_columns_they_are_read_by(
+    spark: SparkSession, engine: str, tmp_path: Path
+) -> None:
+    lake = Lake(str(tmp_path), "delta")
+
+    def one_row(table: Table) -> DataFrame:
+        return spark.createDataFrame([(None,) * len(table.schema)], table.schema).coalesce(1)
+
+    lake.append(one_row(ACCELEROMETER_INGESTED), ACCELEROMETER_INGESTED)  # an append that makes the table
+    lake.write(one_row(ACCELEROMETER_TRUSTED), ACCELEROMETER_TRUSTED)
+    lake.write(one_row(CUSTOMER_TRUSTED), CUSTOMER_TRUSTED)
+    assert {
+        table.name: statistics_of_first_file(lake, table)
+        for table in (ACCELEROMETER_INGESTED, ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED)
+    } == {
+        "accelerometer_ingested": ["file", "reason"],
+        "accelerometer_trusted": ["timestamp"],
+        "customer_trusted": sorted(
+            [
+                "customerName",
+                "email",
+                "phone",
+                "birthDay",
+                "serialNumber",
+                "registrationDate",
+                "lastUpdateDate",
+                "shareWithResearchAsOfDate",
+                "shareWithPublicAsOfDate",
+                "shareWithFriendsAsOfDate",
+            ]
+        ),
+    }
 
 
 def test_a_table_can_change_format(spark: SparkSession, engine: str, tmp_path: Path) -> None:
