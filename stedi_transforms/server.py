@@ -242,10 +242,7 @@ def _start(path: Path, argv: Sequence[str]) -> socket.socket | None:
     """Start a server for the engine ``argv`` asks for, detached from this process, and connect to it once it
     listens; None (after saying why) when it does not."""
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _private(path.parent):
-            print(f"stedi: not served: {_not_private(path.parent)}", file=sys.stderr)
-            return None
+        _make_folder(path)
         server = None
         with _lock_file(path) as lock:
             if _holds(lock):  # no server lives: start one, which inherits the lock, with a fresh log
@@ -267,6 +264,9 @@ def _start(path: Path, argv: Sequence[str]) -> socket.socket | None:
                     f"(it stops after {IDLE_MINUTES:g} idle minutes; STEDI_SERVER=off runs each command alone)",
                     file=sys.stderr,
                 )
+    except ServerError as error:  # a folder others can write
+        print(f"stedi: not served: {error}", file=sys.stderr)
+        return None
     except OSError:
         return None
     deadline = time.monotonic() + START_SECONDS
@@ -347,8 +347,12 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
-def _not_private(folder: Path) -> str:
-    return f"{folder} is not a folder that only you can write; set STEDI_SOCKET"
+def _make_folder(path: Path) -> None:
+    """Make the folder of the socket ``path`` (only this user's) if it is missing; ServerError if others can write
+    in it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not _private(path.parent):
+        raise ServerError(f"{path.parent} is not a folder that only you can write; set STEDI_SOCKET")
 
 
 def _send(connection: socket.socket, message: dict[str, Any]) -> None:
@@ -431,9 +435,7 @@ class Server:
     def serve(self, out: TextIO) -> int:
         from stedi_transforms.engines import get_session, require
 
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _private(self.path.parent):
-            raise ServerError(_not_private(self.path.parent))
+        _make_folder(self.path)
         with _lock_file(self.path, self.lock) as lock:  # held while this server lives: one server per socket
             self._take(lock)
             listener = self._listen()
