@@ -8,6 +8,7 @@ Delta commits a new version of the table; Parquet and JSON are written beside th
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -128,6 +129,10 @@ def local_path(path: str) -> Path | None:
     return None if "://" in path else Path(path)
 
 
+DELTA_VERSION = re.compile(r"\d{20}\.(json|checkpoint(\.\d+\.\d+)?\.parquet)")
+"""The name of a file in ``_delta_log`` that makes a version of the table: a commit or a checkpoint of it."""
+
+
 def detect_format(path: str) -> str | None:
     """The format of the local table at ``path``: ``delta`` when it has a ``_delta_log``, else by its files."""
     folder = local_path(path)
@@ -167,13 +172,13 @@ class Lake:
         return open_store(self.root)
 
     def exists(self, table: Table) -> bool:
-        """Whether ``table`` has been written (with this lake's format)."""
-        marker = (
-            f"{table.entity}/{table.zone}/_delta_log"
-            if self.table_format == "delta"
-            else f"{table.entity}/{table.zone}"
-        )
-        return self.store.exists(marker)
+        """Whether ``table`` has been written (with this lake's format). A Delta table exists from its first commit:
+        a run killed while making it can leave a ``_delta_log`` folder that holds none (only the engine's
+        unfinished commit file)."""
+        if self.table_format != "delta":
+            return self.store.exists(f"{table.entity}/{table.zone}")
+        log = self.store.files(f"{table.entity}/{table.zone}/_delta_log")
+        return any(DELTA_VERSION.fullmatch(entry.path) for entry in log)
 
     def path(self, table: Table) -> str:
         return f"{self.root.rstrip('/')}/{table.entity}/{table.zone}"

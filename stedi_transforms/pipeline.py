@@ -501,6 +501,8 @@ def ingest_all(spark: SparkSession, landing_root: str, io: TableIO, settings: Se
     """Ingest every source side by side (each landing job would ingest its own, one after the other): the engine's
     tasks for one source's files overlap another's, and a small source does not wait for a big one."""
     job = _Job("ingest", spark, landing_root, io, settings)
+    for source in SOURCES:  # before the threads start: none may add a ledger to the state while another saves it
+        job.state.ledger(source.name)
     with ThreadPoolExecutor(len(SOURCES)) as pool:
         for finished in [pool.submit(job.ingest, source) for source in SOURCES]:
             finished.result()
