@@ -129,8 +129,9 @@ def local_path(path: str) -> Path | None:
     return None if "://" in path else Path(path)
 
 
-DELTA_VERSION = re.compile(r"\d{20}\.(json|checkpoint(\.\d+\.\d+)?\.parquet)")
-"""The name of a file in ``_delta_log`` that makes a version of the table: a commit or a checkpoint of it."""
+DELTA_VERSION = re.compile(r"\d{20}\.(json|checkpoint(\.[^/]+)?\.(parquet|json))")
+"""The name of a file in ``_delta_log`` that makes a version of the table: a commit, or a checkpoint of it (classic,
+in parts, or V2)."""
 
 
 def detect_format(path: str) -> str | None:

@@ -15,6 +15,7 @@ from stedi_transforms.lake import (
     ACCELEROMETER_TRUSTED,
     CUSTOMER_REJECTED,
     CUSTOMER_TRUSTED,
+    DELTA_VERSION,
     OUTPUT_TABLES,
     Lake,
     Table,
@@ -97,6 +98,24 @@ def test_a_delta_table_exists_from_its_first_commit(spark: SparkSession, engine:
     lake.write(customers(spark, [ADA]), CUSTOMER_TRUSTED)
     assert lake.exists(CUSTOMER_TRUSTED)
     assert_same_rows(lake.read(spark, CUSTOMER_TRUSTED), customers(spark, [ADA]))
+
+
+@pytest.mark.parametrize(
+    ("name", "makes_a_version"),
+    [
+        ("00000000000000000000.json", True),
+        ("00000000000000000010.checkpoint.parquet", True),
+        ("00000000000000000010.checkpoint.0000000001.0000000002.parquet", True),
+        ("00000000000000000010.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json", True),
+        ("00000000000000000000.json#1", False),  # Sail's commit before it is linked in place
+        (".00000000000000000000.json.0c8f5e4f.tmp", False),  # classic Spark's
+        ("00000000000000000000.crc", False),
+        ("_last_checkpoint", False),
+        ("_staged_commits/00000000000000000000.3a0d65cd.json", False),
+    ],
+)
+def test_a_delta_log_file_makes_a_version_when_it_is_a_commit_or_a_checkpoint(name: str, makes_a_version: bool) -> None:
+    assert bool(DELTA_VERSION.fullmatch(name)) is makes_a_version
 
 
 def statistics_of_first_file(lake: Lake, table: Table) -> list[str]:
