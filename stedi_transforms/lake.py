@@ -135,7 +135,10 @@ in parts, or V2)."""
 
 
 def detect_format(path: str) -> str | None:
-    """The format of the local table at ``path``: ``delta`` when it has a ``_delta_log``, else by its files."""
+    """The format of the local table at ``path``: ``delta`` when it has a ``_delta_log``, else by its files.
+
+    A ``_delta_log`` without a version (a first commit killed) is still Delta here, unlike for :meth:`Lake.exists`:
+    this tells :meth:`Lake.write` how to replace the folder, and a Delta write over such a log makes the table."""
     folder = local_path(path)
     if folder is None or not folder.is_dir():
         return None
@@ -175,11 +178,12 @@ class Lake:
     def exists(self, table: Table) -> bool:
         """Whether ``table`` has been written (with this lake's format). A Delta table exists from its first commit:
         a run killed while making it can leave a ``_delta_log`` folder that holds none (only the engine's
-        unfinished commit file)."""
+        unfinished commit file). The listing stops at the first version: on S3 that is the first request, as the
+        versions' names (digits) sort before the log's other files and folders (``_last_checkpoint``, ``_sidecars``)."""
         if self.table_format != "delta":
             return self.store.exists(f"{table.entity}/{table.zone}")
-        log = self.store.files(f"{table.entity}/{table.zone}/_delta_log")
-        return any(DELTA_VERSION.fullmatch(entry.path) for entry in log)
+        log = self.store.names(f"{table.entity}/{table.zone}/_delta_log")
+        return any(DELTA_VERSION.fullmatch(name) for name in log)
 
     def path(self, table: Table) -> str:
         return f"{self.root.rstrip('/')}/{table.entity}/{table.zone}"

@@ -75,6 +75,11 @@ class Store(Protocol):
         """Every file under ``prefix`` at any depth, with paths relative to ``prefix``; none when it is missing."""
         ...
 
+    def names(self, prefix: str) -> Iterator[str]:
+        """The names of the files and folders directly in ``prefix``, one by one (a caller that finds what it looks
+        for stops the listing there); none when it is missing. S3 gives them in order, a local folder in any."""
+        ...
+
     def read(self, path: str) -> bytes: ...
 
     def exists(self, prefix: str) -> bool:
@@ -146,6 +151,14 @@ class LocalStore:
                 relative = path.relative_to(top).as_posix()
                 entries.append(FileEntry(relative, status.st_size, f"{status.st_mtime_ns}:{status.st_ctime_ns}"))
         return sorted(entries, key=lambda entry: entry.path)
+
+    def names(self, prefix: str) -> Iterator[str]:
+        try:
+            with os.scandir(self._folder / prefix) as entries:
+                for entry in entries:
+                    yield entry.name
+        except (FileNotFoundError, NotADirectoryError):
+            return
 
     def read(self, path: str) -> bytes:
         return (self._folder / path).read_bytes()
@@ -243,6 +256,17 @@ class S3Store:
                     if not item["Key"].endswith("/"):  # a folder marker, as the console makes them
                         entries.append(FileEntry(item["Key"][len(top) :], item["Size"], item["ETag"].strip('"')))
         return entries
+
+    def names(self, prefix: str) -> Iterator[str]:
+        top = self._key(prefix) + "/"
+        with _s3_errors(f"s3://{self.bucket}/{top}"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=top, Delimiter="/")
+            for page in pages:
+                for item in page.get("Contents", []):
+                    if item["Key"] != top:  # the folder's own marker, as the console makes them
+                        yield item["Key"][len(top) :]
+                for folder in page.get("CommonPrefixes", []):
+                    yield folder["Prefix"][len(top) :].rstrip("/")
 
     def read(self, path: str) -> bytes:
         with _s3_errors(f"s3://{self.bucket}/{self._key(path)}"):

@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 
 from stedi_transforms import engines
 from stedi_transforms.cli import main
-from stedi_transforms.lake import OUTPUT_TABLES, Lake
+from stedi_transforms.lake import CUSTOMER_TRUSTED, OUTPUT_TABLES, Lake
 from stedi_transforms.lock import LOCK_INFO, LakeBusyError, lake_lock
 from stedi_transforms.storage import S3Settings, S3Store
 from tests.conftest import LocalS3, _free_port, _listening
@@ -147,3 +147,30 @@ def test_the_lock_of_a_run_that_died_expires_and_is_taken_over(s3: LocalS3, buck
         held = json.loads(store.read_text(LOCK_INFO) or "{}")
     assert held["run_id"] == "alive"
     assert store.read_text(LOCK_INFO) is None
+
+
+def test_a_delta_table_in_s3_exists_from_its_first_commit_as_on_disk(s3: LocalS3, buckets: str, tmp_path: Path) -> None:
+    """The same log on disk and in S3 (with the folder marker the console makes): the names directly in it are the
+    same, and only a commit or checkpoint among them makes a table."""
+    log = "customer/trusted/_delta_log"
+    before = ["_last_checkpoint", "_sidecars/0a.parquet", "_staged_commits/00000000000000000000.3a.json"]
+    s3.client.put_object(Bucket="stedi-lake", Key=f"versions/{log}/", Body=b"")
+    for name in before:
+        s3.client.put_object(Bucket="stedi-lake", Key=f"versions/{log}/{name}", Body=b"{}")
+        (tmp_path / log / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / log / name).write_text("{}")
+    in_s3, on_disk = Lake("s3://stedi-lake/versions", "delta"), Lake(str(tmp_path), "delta")
+    assert (
+        sorted(in_s3.store.names(log))
+        == sorted(on_disk.store.names(log))
+        == [
+            "_last_checkpoint",
+            "_sidecars",
+            "_staged_commits",
+        ]
+    )
+    assert (in_s3.exists(CUSTOMER_TRUSTED), on_disk.exists(CUSTOMER_TRUSTED)) == (False, False)
+    s3.client.put_object(Bucket="stedi-lake", Key=f"versions/{log}/00000000000000000000.json", Body=b"{}")
+    (tmp_path / log / "00000000000000000000.json").write_text("{}")
+    assert (in_s3.exists(CUSTOMER_TRUSTED), on_disk.exists(CUSTOMER_TRUSTED)) == (True, True)
+    assert (list(in_s3.store.names("missing")), list(on_disk.store.names("missing"))) == ([], [])
