@@ -279,6 +279,9 @@ def _start_spark() -> SparkSession:
         .config("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
+        # Adaptive execution plans every query again at each shuffle, to coalesce partitions and switch joins: in one
+        # process with two shuffle partitions there is nothing to coalesce, and the planning itself is the cost.
+        .config("spark.sql.adaptive.enabled", "false")
         # The quick JIT only: local runs are short, and waiting for the optimising compiler does not pay off in them.
         # Its code cache as large as the full JIT's: at its own default (48 MB) Spark and Delta fill it within a
         # few minutes, and the JVM then stops compiling and interprets everything. The parallel collector: on two
@@ -297,6 +300,9 @@ def _start_spark() -> SparkSession:
             .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
             # Delta rebuilds a table's state in 50 tasks by default: three times the work of a small local write.
             .config("spark.databricks.delta.snapshotPartitions", str(SHUFFLE_PARTITIONS))
+            # No checksum file beside each commit (computing it is another job per commit). It is optional in the
+            # protocol: Sail and delta-rs write none, and every reader does without.
+            .config("spark.databricks.delta.writeChecksumFile.enabled", "false")
         )
     if "s3a" in loaded:
         builder = builder.config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.s3a.S3AFileSystem")
