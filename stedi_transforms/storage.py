@@ -77,7 +77,8 @@ class Store(Protocol):
 
     def names(self, prefix: str) -> Iterator[str]:
         """The names of the files and folders directly in ``prefix``, one by one (a caller that finds what it looks
-        for stops the listing there); none when it is missing. S3 gives them in order, a local folder in any."""
+        for stops the listing there); none when it is missing. S3 lists them by name, a page at a time; a local
+        folder in no order."""
         ...
 
     def read(self, path: str) -> bytes: ...
