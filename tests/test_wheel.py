@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.xdist_group("sail")  # a subprocess of its own; this group has the shorter queue
+pytestmark = pytest.mark.xdist_group("spark")  # a subprocess of its own: the classic worker has the shorter queue
 
 RUNNER = """
 import importlib.util, json, runpy, sys
