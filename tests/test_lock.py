@@ -80,20 +80,20 @@ def test_a_run_killed_at_any_moment_leaves_readable_tables_and_the_next_run_repa
     started = time.perf_counter()
     assert stedi_process("run", "--landing", fixtures_landing, "--lake", str(tmp_path / "timed")).wait(120) == 0
     whole_run = time.perf_counter() - started
-    lake = tmp_path / "lake"
+    lake = Lake(str(tmp_path / "lake"))
     for fraction in (0.35, 0.5, 0.65, 0.8, 0.95):  # start-up takes the first third or so
-        victim = stedi_process("run", "--landing", fixtures_landing, "--lake", str(lake), "--full-refresh")
+        victim = stedi_process("run", "--landing", fixtures_landing, "--lake", lake.root, "--full-refresh")
         time.sleep(whole_run * fraction)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
         for table in (*INGESTED_TABLES, *OUTPUT_TABLES):  # whatever the moment, a table that exists reads
-            if Lake(str(lake)).exists(table):
-                Lake(str(lake)).read(spark, table).collect()
-    survivor = stedi_process("run", "--landing", fixtures_landing, "--lake", str(lake))
+            if lake.exists(table):
+                lake.read(spark, table).collect()
+    survivor = stedi_process("run", "--landing", fixtures_landing, "--lake", lake.root)
     _, err = survivor.communicate(timeout=120)
     assert survivor.returncode == 0, f"after kills in a run of {whole_run:.2f} s: {err}"
-    assert_lake_holds_the_expected_tables(spark, Lake(str(lake)))
-    assert lake_rows(spark, Lake(str(lake))) == EXPECTED_COUNTS  # the recorded rows were repaired too
+    assert_lake_holds_the_expected_tables(spark, lake)
+    assert lake_rows(spark, lake) == EXPECTED_COUNTS  # the recorded rows were repaired too
 
 
 @only_on("sail")  # the state is the library's own Python, the same for both engines
