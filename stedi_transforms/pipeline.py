@@ -220,9 +220,12 @@ class _Job:
     def _ingest(
         self, source: Source, table: Table, listing: list[FileEntry], changes: FileChanges, rebuild: bool
     ) -> None:
-        """Parse the new and changed files (all of them when rebuilding) into ``table`` and record them."""
+        """Parse into ``table`` the new and changed files, and those a killed run left pending whatever the ledger
+        says of them (a killed full refresh leaves every file pending, each as the ledger has it), or every file
+        when rebuilding; then record them."""
         ledger = self.state.ledger(source.name)
-        parse = listing if rebuild else changes.new + changes.changed
+        again = {entry.path for entry in changes.new + changes.changed} | set(ledger.pending)
+        parse = listing if rebuild else [entry for entry in listing if entry.path in again]
         parsed = {entry.path for entry in parse}
         # Rows of files a killed run was writing may be in the table already: replace them, never add them twice.
         replace = sorted(parsed | set(changes.removed) | set(ledger.pending))

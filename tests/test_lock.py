@@ -143,3 +143,22 @@ def test_a_run_killed_while_making_a_table_leaves_one_that_the_next_run_makes(
     run(spark, fixtures_landing, lake)
     assert_lake_holds_the_expected_tables(spark, lake)
     assert lake_rows(spark, lake) == EXPECTED_COUNTS
+
+
+@only_on("sail")  # the ledger is the library's own Python, the same for both engines
+def test_a_full_refresh_killed_while_ingesting_leaves_files_that_the_next_run_parses_again(
+    spark: SparkSession, fixtures_landing: str, tmp_path: Path
+) -> None:
+    """A full refresh marks every file pending before it writes, each as the ledger already has it. The next run
+    took such files for unchanged: it dropped their rows and parsed none, and left the source's tables empty (the
+    kill test caught it)."""
+    lake = Lake(str(tmp_path / "lake"))
+    run(spark, fixtures_landing, lake)
+    state = tmp_path / "lake" / ledger.STATE
+    saved = json.loads(state.read_text())
+    customer = saved["sources"]["customer"]
+    customer["pending"] = sorted(customer["files"])
+    state.write_text(json.dumps(saved))
+    run(spark, fixtures_landing, lake)
+    assert_lake_holds_the_expected_tables(spark, lake)
+    assert lake_rows(spark, lake) == EXPECTED_COUNTS
