@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from stedi_transforms import jars
@@ -87,14 +87,16 @@ def use_s3(spark: SparkSession, settings: S3Settings | None = None) -> None:
             hadoop.set(name, value)
 
 
-def counted(df: DataFrame) -> tuple[DataFrame, Callable[[], int | None]]:
-    """``df`` with its rows counted by the action that runs it, and a function that gives the count once that
-    action is done: classic Spark observes it on the way (no second pass over the data); Sail has no observed
-    metrics, and gives None (the caller counts what it wrote)."""
+def counted(df: DataFrame, where: Column | None = None) -> tuple[DataFrame, Callable[[], int | None]]:
+    """``df`` with its rows (those ``where`` holds, if given) counted by the action that runs it, and a function
+    that gives the count once that action is done: classic Spark observes it on the way (no second pass over the
+    data); Sail has no observed metrics, and gives None (the caller counts what it wrote). Ask for the count only
+    after an action of the DataFrame's own has run: the observation waits for one."""
     if _is_connect(df.sparkSession):
         return df, lambda: None
     observation = Observation()
-    return df.observe(observation, F.count(F.lit(1)).alias("rows")), lambda: int(observation.get["rows"])
+    rows = F.count(F.lit(1)) if where is None else F.count_if(where)
+    return df.observe(observation, rows.alias("rows")), lambda: int(observation.get["rows"])
 
 
 @contextmanager

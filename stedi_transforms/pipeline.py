@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from stedi_transforms import transforms
-from stedi_transforms.engines import engine_message
+from stedi_transforms.engines import counted, engine_message
 from stedi_transforms.lake import (
     ACCELEROMETER_TRUSTED,
     CUSTOMER_CURATED,
@@ -60,7 +60,7 @@ from stedi_transforms.ledger import (
 )
 from stedi_transforms.lock import lake_lock, new_run_id
 from stedi_transforms.reader import accepted, landing_files, read_files, rejected
-from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, SOURCES, STEP_TRAINER, Source
+from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, REASON, SOURCES, STEP_TRAINER, Source
 from stedi_transforms.storage import FileEntry, Store
 from stedi_transforms.transforms import Options
 
@@ -177,6 +177,7 @@ class _Job:
         self.state = load_state(io.store, io.table_format)
         self.result = JobResult(name)
         self._lock = threading.Lock()  # sources may be ingested side by side (see :func:`run`)
+        self.rejected_lines: dict[str, int | None] = {}  # per source, where this run rebuilt its ingested table
 
     @contextmanager
     def saving(self) -> Iterator[LakeState]:
@@ -213,9 +214,16 @@ class _Job:
         self.build(
             rejected_table(source),
             (table,),
-            lambda: rejected(self.io.read(self.spark, table)),
+            lambda: self._rejected(source),
             added=lambda new: rejected(new[table.name]),
         )
+
+    def _rejected(self, source: Source) -> DataFrame:
+        """The quarantine of ``source``'s ingested table, read back from it; none to read when this run rebuilt it
+        and the engine saw no rejected line on the way."""
+        if self.rejected_lines.get(source.name) == 0:
+            return self.spark.createDataFrame([], rejected_table(source).schema)
+        return rejected(self.io.read(self.spark, ingested_table(source)))
 
     def _ingest(
         self, source: Source, table: Table, listing: list[FileEntry], changes: FileChanges, rebuild: bool
@@ -235,7 +243,10 @@ class _Job:
         rows = read_files(self.spark, self.landing_root, parse, source)
         written = None
         if rebuild:
+            rows, rejected_lines = counted(rows, F.col(REASON).isNotNull())
             written = self.io.write(rows, table)
+            if written is not None:  # counted on the way, by the write's own action (classic Spark)
+                self.rejected_lines[source.name] = rejected_lines()
         elif only_new:
             self.io.append(rows, table)
         else:
