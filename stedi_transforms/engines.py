@@ -296,6 +296,8 @@ def _start_spark() -> SparkSession:
     )
     if classpath:
         builder = builder.config("spark.driver.extraClassPath", classpath)
+    if os.environ["PYSPARK_PYTHON"] == sys.executable:  # the workers can import this library
+        builder = builder.config("spark.python.daemon.module", "stedi_transforms.python_daemon")
     if "delta" in loaded:
         builder = (
             builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
