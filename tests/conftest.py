@@ -49,6 +49,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # and start none (the server tests start theirs).
     os.environ["STEDI_SOCKET"] = os.path.join(tempfile.gettempdir(), f"stedi-tests-{os.getpid()}", "none.sock")
     os.environ["STEDI_SERVER"] = "use"
+    # Classic Spark in the tests (this process and the ones it starts) evaluates its projections as Spark's own
+    # test suites do, without generating and compiling Java for each: the tests' tables are tiny, and most of their
+    # time went into compiling code for the many small queries Delta runs over its log (a sixth of the classic
+    # tests' time). The same results by Spark's contract: its default mode falls back to this one wherever
+    # generated code fails to compile. Whole-stage code generation stays on; `stedi` itself keeps the defaults.
+    os.environ["PYSPARK_SUBMIT_ARGS"] = "--conf spark.sql.codegen.factoryMode=NO_CODEGEN pyspark-shell"
 
 
 @pytest.hookimpl(tryfirst=True)
