@@ -32,7 +32,10 @@ spec = importlib.util.spec_from_file_location("glue_double", double_path)
 double = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(double)
 glue._runtime = lambda: (SparkContext, double.GlueContext, double.DynamicFrame, double.Job)
-spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+# Glue brings its own session; this one starts as the tests' classic sessions do: the quick JIT, no generated code.
+spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
+         .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC")
+         .config("spark.sql.codegen.factoryMode", "NO_CODEGEN").getOrCreate())
 spark.sparkContext.setLogLevel("ERROR")
 sys.argv = ["job", "--JOB_NAME", "customer_landing_to_trusted", "--LAKE", lake, "--DATABASE", "stedi",
             "--FORMAT", "json", "--LANDING", str(sample_landing())]
