@@ -9,6 +9,7 @@ takes its endpoint and credentials from the standard AWS environment (``AWS_ENDP
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import os
 import uuid
@@ -198,7 +199,16 @@ class LocalStore:
 def s3_client(settings: S3Settings) -> Any:
     """A boto3 S3 client; path-style addressing for a custom endpoint (MinIO, LocalStack and moto serve buckets
     under the endpoint's path). Few retries and short timeouts: an endpoint that does not answer is a setting to fix,
-    said within seconds."""
+    said within seconds.
+
+    One client per process and settings, made on first use: making one loads botocore's service models (a fifth of
+    a second, more than most requests take), while a client is safe to share between threads. A forked process
+    (a classic Spark worker) makes its own, as boto3 asks."""
+    return _s3_client(settings, os.getpid())
+
+
+@functools.lru_cache(maxsize=16)
+def _s3_client(settings: S3Settings, process: int) -> Any:
     import boto3
     from botocore.config import Config
 

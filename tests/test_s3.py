@@ -19,7 +19,7 @@ from stedi_transforms import engines
 from stedi_transforms.cli import main
 from stedi_transforms.lake import CUSTOMER_TRUSTED, OUTPUT_TABLES, Lake
 from stedi_transforms.lock import LOCK_INFO, LakeBusyError, lake_lock
-from stedi_transforms.storage import S3Settings, S3Store
+from stedi_transforms.storage import S3Settings, S3Store, s3_client
 from tests.conftest import LocalS3, _free_port, _listening
 from tests.fixture_tables import EXPECTED_COUNTS, expected_table
 
@@ -68,6 +68,19 @@ def test_a_lake_in_s3_is_built_verified_and_read_back_exact(
     if engine == "sail":  # the ledger in S3 is the library's own Python; a second classic run would show nothing new
         code, out = stedi("run", "--landing", buckets, "--lake", lake, "--engine", engine)
         assert (code, out.splitlines()[1]) == (0, "customer         0        0        0          1             0")
+
+
+def test_a_process_makes_one_client_per_settings_and_a_forked_one_makes_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Making a boto3 client loads botocore's models: when every store made its own, that was most of the time of a
+    run in S3 that found nothing new."""
+    settings = S3Settings(endpoint_url="http://127.0.0.1:9", region="us-east-1", access_key="a", secret_key="b")
+    client = s3_client(settings)
+    assert (S3Store("s3://landing", settings).client, S3Store("s3://lake/x", settings).client) == (client, client)
+    assert s3_client(S3Settings(endpoint_url="http://127.0.0.1:9", region="eu-west-1")) is not client
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # a forked child: boto3's clients are not shared between processes
+    assert s3_client(settings) is not client
 
 
 def test_an_unreachable_endpoint_is_one_line(buckets: str) -> None:
