@@ -39,11 +39,6 @@ def only_on(engine: str) -> Callable[[Test], Test]:
     return decorate
 
 
-CLASSIC_ON_THE_SAIL_WORKER = {"test_s3", "test_glue_jobs"}
-"""Modules whose classic-Spark tests run in the Sail tests' process, once those are done: the classic tests are the
-longer queue, and a process switches engines once (stopping one before it starts the other)."""
-
-
 def pytest_configure(config: pytest.Config) -> None:
     # The ``stedi`` processes that tests start run their commands themselves, never in a server someone started,
     # and start none (the server tests start theirs).
@@ -57,13 +52,11 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PYSPARK_SUBMIT_ARGS"] = "--conf spark.sql.codegen.factoryMode=NO_CODEGEN pyspark-shell"
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        groups = {str(mark.args[0]) for mark in item.iter_markers("xdist_group")}
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        if "spark" in groups and module in CLASSIC_ON_THE_SAIL_WORKER:
-            item.add_marker(pytest.mark.xdist_group("later"))
+    """The long tests that need no engine session (marked ``long``) first. ``--dist loadgroup`` hands each worker one
+    engine's group, then the tests of no group in this order as workers come free: a long one taken last would
+    leave the other worker idle until it ends."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 @pytest.fixture(

@@ -15,9 +15,6 @@ from moto import mock_aws
 from stedi_transforms.cli import main
 from stedi_transforms.deploy import DELTA_CONF, DeployError, GlueSettings, deploy, run_jobs
 
-# No Spark session here: run on the Sail worker, whose queue is the shorter one.
-pytestmark = pytest.mark.xdist_group("sail")
-
 BUCKET = "stedi-lake"
 ROLE = "arn:aws:iam::123456789012:role/stedi-glue"
 JOBS = [

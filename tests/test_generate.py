@@ -24,9 +24,6 @@ from stedi_transforms.parsing import BLANK_LINE
 from stedi_transforms.records import MALFORMED_JSON, NOT_AN_OBJECT, parse_line
 from stedi_transforms.schemas import SOURCES
 
-# No Spark session here: run on the Sail worker, whose queue is the shorter one.
-pytestmark = pytest.mark.xdist_group("sail")
-
 SOURCE = {source.name: source for source in SOURCES}
 
 

@@ -18,9 +18,6 @@ from stedi_transforms.pipeline import Settings
 from stedi_transforms.transforms import Options
 from tests import glue_double
 
-# No Spark session here: run on the Sail worker, whose queue is the shorter one.
-pytestmark = pytest.mark.xdist_group("sail")
-
 JOBS = Path(__file__).resolve().parent.parent / "jobs"
 JOB_NAMES = [job.__name__ for job in pipeline.JOBS]
 BASE = ["job.py", "--JOB_NAME", "j", "--LAKE", "s3://stedi/lake", "--DATABASE", "stedi", "--FORMAT", "json"]

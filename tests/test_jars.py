@@ -11,8 +11,6 @@ from pyspark.sql import SparkSession
 
 from stedi_transforms import jars
 
-pytestmark = pytest.mark.xdist_group("sail")  # no session needed; this group has the shorter queue
-
 
 @pytest.mark.parametrize(
     ("jar_name", "artifact"),

@@ -8,9 +8,6 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-# No Spark session here: run on the Sail worker, whose queue is the shorter one.
-pytestmark = pytest.mark.xdist_group("sail")
-
 PLOTLY = "application/vnd.plotly.v1+json"
 """The output type of a plotly figure: what the report's charts leave in the executed notebook."""
 

@@ -15,8 +15,6 @@ from stedi_transforms.parsing import parse_file, unreadable_file
 from stedi_transforms.records import parse_line
 from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER, Source, ingested_schema
 
-pytestmark = pytest.mark.xdist_group("sail")  # no session needed; this group has the shorter queue
-
 GOOD = '{"user":"ada@stedi.test","timestamp":1700000001000,"x":0.1,"y":0.2,"z":0.3}'
 GOOD_ROW = ("ada@stedi.test", 1700000001000, 0.1, 0.2, 0.3)
 NULLS = (None,) * 5

@@ -7,9 +7,6 @@ import pytest
 from stedi_transforms.records import MALFORMED_JSON, NOT_AN_OBJECT, parse_line
 from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER
 
-# No Spark session here: run on the Sail worker, whose queue is the shorter one.
-pytestmark = pytest.mark.xdist_group("sail")
-
 ADA = "ada@stedi.test"
 
 

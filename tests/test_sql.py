@@ -14,9 +14,6 @@ from stedi_transforms.lake import OUTPUT_TABLES, Lake
 from stedi_transforms.queries import named_queries, render, sql_files, validation_queries
 from stedi_transforms.schemas import SOURCES, Source
 
-# No Spark session here: run on the Sail worker, whose queue is the shorter one.
-pytestmark = pytest.mark.xdist_group("sail")
-
 HIVE_TYPES = {"string": "STRING", "bigint": "BIGINT", "double": "DOUBLE"}
 
 

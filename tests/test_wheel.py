@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.xdist_group("spark")  # a subprocess of its own: the classic worker has the shorter queue
+pytestmark = pytest.mark.long  # its Spark runs in a process of its own: whichever worker is free first takes it
 
 RUNNER = """
 import importlib.util, json, runpy, sys
