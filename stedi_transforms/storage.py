@@ -217,6 +217,10 @@ def _s3_client(settings: S3Settings, process: int) -> Any:
         retries={"max_attempts": 2, "mode": "standard"},
         connect_timeout=3,
         read_timeout=60,
+        # A connection for every thread of a run that may use the client at once: the three sources are ingested
+        # side by side, each reading its files on a thread per core, beside the run's own requests (urllib3 keeps
+        # ten by default, and warns of each one it drops beyond them).
+        max_pool_connections=4 * (os.cpu_count() or 2),
     )
     return boto3.session.Session().client(
         "s3",

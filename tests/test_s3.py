@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -81,6 +83,26 @@ def test_a_process_makes_one_client_per_settings_and_a_forked_one_makes_its_own(
     assert s3_client(S3Settings(endpoint_url="http://127.0.0.1:9", region="eu-west-1")) is not client
     monkeypatch.setattr(os, "getpid", lambda: -1)  # a forked child: boto3's clients are not shared between processes
     assert s3_client(settings) is not client
+
+
+def test_the_threads_of_a_run_share_one_client_and_keep_their_connections(
+    s3: LocalS3, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The three sources are ingested at once, each reading its files on a thread per core, all through the
+    process's one client: on 8 cores, 24 requests at a time. urllib3 keeps ten connections unless told otherwise,
+    and prints a warning for each one it then drops."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    s3.client.create_bucket(Bucket="stedi-threads")
+    names = [f"landing/f{index}.json" for index in range(48)]
+    for name in names:
+        s3.client.put_object(Bucket="stedi-threads", Key=name, Body=name.encode())
+    settings = S3Settings(endpoint_url=s3.endpoint, region="us-east-1", access_key="threads", secret_key="t")
+    store = S3Store("s3://stedi-threads", settings)
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        for threads in (8, 24):  # the first connections made a few at a time: moto accepts them slowly
+            with ThreadPoolExecutor(threads) as pool:
+                texts = list(pool.map(store.read_text, names))
+    assert (texts, [record.getMessage() for record in caplog.records]) == (names, [])
 
 
 def test_an_unreachable_endpoint_is_one_line(buckets: str) -> None:
