@@ -238,13 +238,11 @@ class S3Store:
         self.root = root
         self.settings = settings
         self.bucket, self._prefix = split_s3(root)
-        self._client: Any = None
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = s3_client(self.settings)
-        return self._client
+        """The process's client for this store's settings (:func:`s3_client`)."""
+        return s3_client(self.settings)
 
     def check(self) -> str | None:
         """Raise StorageError, within seconds, when the bucket cannot be reached, does not exist, or refuses us;
