@@ -197,11 +197,16 @@ class Lake:
         if folder is None or (
             self.table_format == "delta" and (not folder.exists() or detect_format(target) == "delta")
         ):
-            # Delta's overwrite is one commit that keeps the previous version in the table's history; a remote
-            # path gets the engine's own overwrite (the Glue jobs purge their catalog-updating sinks themselves).
+            # Delta's overwrite is one commit that keeps the previous version in the table's history, and a new
+            # Delta table is made by its first commit, an append: an overwrite first looks for the files it
+            # replaces, on classic Spark one more query over the table's log for each table a fresh lake makes. A
+            # remote path gets the engine's own overwrite (the Glue jobs purge their catalog-updating sinks
+            # themselves).
             writer = df.write.format(self.table_format).mode("overwrite")
-            if self.table_format == "delta":
+            if self.table_format == "delta" and self.exists(table):
                 writer = _stats(writer.option("overwriteSchema", "true"), table)
+            elif self.table_format == "delta":
+                writer = _stats(writer.mode("append"), table)
             writer.save(target)
         else:
             _swap_in(df, self.table_format, folder)
