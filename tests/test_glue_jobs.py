@@ -7,16 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from chispa import assert_df_equality
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from stedi_transforms import engines, glue, pipeline
-from stedi_transforms.lake import CUSTOMER_REJECTED, CUSTOMER_TRUSTED, OUTPUT_TABLES, Lake
+from stedi_transforms.lake import CUSTOMER_REJECTED, CUSTOMER_TRUSTED, Lake
 from stedi_transforms.ledger import history
 from tests import glue_double
+from tests.compare import assert_lake_holds_the_expected_tables
 from tests.conftest import LocalS3
-from tests.fixture_tables import expected_table
 
 JOBS = Path(__file__).resolve().parent.parent / "jobs"
 JOB_NAMES = [job.__name__ for job in pipeline.JOBS]
@@ -80,13 +79,7 @@ def test_each_job_purges_then_writes_through_the_catalog_updating_sink_and_a_rer
         expected.append(("commit",))
     assert expected == glue_double.JOURNAL
     run_job(JOB_NAMES[0], lake, "glueparquet", fixtures_landing, monkeypatch)  # its sinks append: it must purge
-    for table in OUTPUT_TABLES:
-        assert_df_equality(
-            Lake(str(lake), "parquet").read(spark, table),
-            expected_table(spark, table),
-            ignore_row_order=True,
-            ignore_nullable=True,
-        )
+    assert_lake_holds_the_expected_tables(spark, Lake(str(lake), "parquet"))
 
 
 def test_a_failing_job_does_not_commit(spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,10 +98,7 @@ def test_a_job_keeps_its_delta_tables_in_s3_and_records_its_run_there(
     lake = "s3://stedi-glue/lake"
     engines.use_s3(spark)
     run_job(JOB_NAMES[0], lake, "delta", landing, monkeypatch)
-    for table in (CUSTOMER_REJECTED, CUSTOMER_TRUSTED):
-        assert_df_equality(
-            Lake(lake).read(spark, table), expected_table(spark, table), ignore_row_order=True, ignore_nullable=True
-        )
+    assert_lake_holds_the_expected_tables(spark, Lake(lake), (CUSTOMER_REJECTED, CUSTOMER_TRUSTED))
     (record,) = history(Lake(lake).store)
     assert (record.job, record.table_format, record.rows_written) == (
         JOB_NAMES[0],

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-from chispa import assert_df_equality
 from deltalake import DeltaTable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,6 +27,7 @@ from stedi_transforms.pipeline import JobResult, Settings, lake_rows, run
 from stedi_transforms.storage import Store
 from stedi_transforms.transforms import Options
 from stedi_transforms.verify import count_tables
+from tests.compare import assert_same_tables
 from tests.conftest import only_on
 from tests.landing_sets import T, reading, write_files
 
@@ -68,13 +68,7 @@ FIRST = {
 
 
 def assert_same_lake(spark: SparkSession, incremental: Lake, rebuilt: Lake) -> None:
-    for table in LAKE_TABLES:
-        assert_df_equality(
-            incremental.read(spark, table),
-            rebuilt.read(spark, table),
-            ignore_row_order=True,
-            ignore_nullable=True,
-        )
+    assert_same_tables((table, incremental.read(spark, table), rebuilt.read(spark, table)) for table in LAKE_TABLES)
 
 
 def run_and_compare(

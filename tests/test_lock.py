@@ -17,15 +17,15 @@ import time
 from pathlib import Path
 
 import pytest
-from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from stedi_transforms import ledger
 from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake
 from stedi_transforms.lock import LakeBusyError, lake_lock
 from stedi_transforms.pipeline import lake_rows, run
+from tests.compare import assert_lake_holds_the_expected_tables
 from tests.conftest import only_on
-from tests.fixture_tables import EXPECTED_COUNTS, expected_table
+from tests.fixture_tables import EXPECTED_COUNTS
 
 STEDI = str(Path(sys.executable).with_name("stedi"))
 
@@ -33,13 +33,6 @@ STEDI = str(Path(sys.executable).with_name("stedi"))
 def stedi_process(*argv: str) -> subprocess.Popen[str]:
     environment = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
     return subprocess.Popen([STEDI, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
-
-
-def assert_lake_holds_the_expected_tables(spark: SparkSession, lake: Lake) -> None:
-    for table in OUTPUT_TABLES:
-        assert_df_equality(
-            lake.read(spark, table), expected_table(spark, table), ignore_row_order=True, ignore_nullable=True
-        )
 
 
 def test_a_second_writer_stops_at_once_naming_the_first(fixtures_landing: str, tmp_path: Path) -> None:

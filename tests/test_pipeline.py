@@ -22,6 +22,7 @@ from stedi_transforms.lake import (
 from stedi_transforms.pipeline import JOBS, LandingError, Settings, check_landing, lake_rows, run
 from stedi_transforms.transforms import Options
 from stedi_transforms.verify import FileCounts, count_tables, verify
+from tests.compare import assert_lake_holds_the_expected_tables, assert_same_tables
 from tests.conftest import only_on
 from tests.fixture_tables import (
     ACCELEROMETER_FILES,
@@ -35,16 +36,6 @@ from tests.fixture_tables import (
 )
 
 LAKE_TABLES = (*INGESTED_TABLES, *OUTPUT_TABLES)
-
-
-def assert_lake_holds_the_expected_tables(spark: SparkSession, lake: Lake) -> None:
-    for table in OUTPUT_TABLES:
-        assert_df_equality(
-            lake.read(spark, table),
-            expected_table(spark, table),
-            ignore_row_order=True,
-            ignore_nullable=True,
-        )
 
 
 def versions(lake: Lake) -> dict[str, int]:
@@ -174,13 +165,10 @@ def assert_options_give(
 ) -> None:
     lake = Lake(str(folder / "lake"), table_format)
     run(spark, landing, lake, Settings(options=options))
-    for table in OUTPUT_TABLES:
-        assert_df_equality(
-            lake.read(spark, table),
-            expected_with(spark, table, changed.get(table.name)),
-            ignore_row_order=True,
-            ignore_nullable=True,
-        )
+    assert_same_tables(
+        (table, lake.read(spark, table), expected_with(spark, table, changed.get(table.name)))
+        for table in OUTPUT_TABLES
+    )
     report = verify(spark, lake)
     assert (report.options, [check.name for check in report.checks if not check.passed]) == (
         {"ml_join": options.ml_join, "consent_cutoff": "on" if options.consent_cutoff else "off"},
