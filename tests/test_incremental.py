@@ -30,6 +30,7 @@ from stedi_transforms.verify import count_tables
 from tests.compare import assert_same_tables
 from tests.conftest import only_on
 from tests.landing_sets import T, reading, write_files
+from tests.test_server import _environment, _start_server
 
 LAKE_TABLES = (*INGESTED_TABLES, *OUTPUT_TABLES)
 
@@ -292,9 +293,19 @@ def test_the_engines_share_a_delta_lake_both_ways_and_agree_after_an_incremental
     landing = tmp_path / "landing"
     write_files(landing, NEW_ROWS_FIRST)
     lake = Lake(str(tmp_path / "lake"), "delta")
+    environment = {**_environment(tmp_path / "sail.sock"), "STEDI_SERVER": "use"}
+    server = _start_server(environment)  # Sail's commands below are served by one server: Sail starts once
+    try:
+        _share_both_ways(spark, tmp_path, landing, lake, environment)
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
 
+
+def _share_both_ways(
+    spark: SparkSession, tmp_path: Path, landing: Path, lake: Lake, environment: dict[str, str]
+) -> None:
     def sail(*argv: str) -> subprocess.CompletedProcess[str]:
-        environment = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
         command = [str(Path(sys.executable).with_name("stedi")), *argv, "--engine", "sail"]
         return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
 

@@ -24,8 +24,8 @@ from pyspark.sql import SparkSession
 from stedi_transforms import ledger
 from stedi_transforms.lake import Lake
 from stedi_transforms.server import fingerprint, run_environment
+from tests.compare import assert_lake_holds_the_expected_tables
 from tests.conftest import only_on
-from tests.test_lock import assert_lake_holds_the_expected_tables
 
 STEDI = str(Path(sys.executable).with_name("stedi"))
 
