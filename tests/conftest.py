@@ -7,11 +7,7 @@ PySpark keeps one kind of session per process, so the suite runs on two xdist wo
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +17,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from stedi_transforms import engines
+from tests.processes import moto_server
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REAL_DATA_VARIABLE = "STEDI_LANDING"
@@ -109,37 +106,12 @@ class LocalS3:
         return f"s3://{bucket}/{prefix}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def _moto_server() -> Iterator[str]:
     """One server per test process (Sail keeps the endpoint it first used for a bucket for the process's life), in
     a process of its own, so that it does not share this process's interpreter lock with Sail's Python."""
-    port = _free_port()
-    environment = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not _listening(port):
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise RuntimeError("the local S3 server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 S3_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ALLOW_HTTP")

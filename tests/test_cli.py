@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from stedi_transforms.cli import main
 from stedi_transforms.lake import CUSTOMER_TRUSTED, Lake
 from tests.conftest import only_on
 from tests.fixture_tables import EXPECTED_COUNTS
+from tests.processes import STEDI
 
 EXPECTED_COUNTS_WRITTEN = [
     *[f"{source}_ingested" for source in ("customer", "accelerometer", "step_trainer")],
@@ -197,9 +197,8 @@ def test_verify_on_a_missing_lake_is_a_clear_error(tmp_path: Path, capsys: pytes
 
 
 def test_the_installed_command_exits_2_without_a_traceback(tmp_path: Path) -> None:
-    stedi_command = Path(sys.executable).with_name("stedi")
     result = subprocess.run(
-        [str(stedi_command), "run", "--landing", str(tmp_path / "nowhere")],
+        [STEDI, "run", "--landing", str(tmp_path / "nowhere")],
         capture_output=True,
         text=True,
         check=False,

@@ -6,11 +6,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from stedi_transforms.verify import count_tables
 from tests.compare import assert_same_tables
 from tests.conftest import only_on
 from tests.landing_sets import T, reading, write_files
-from tests.test_server import _environment, _start_server
+from tests.processes import STEDI, child_environment, start_stedi_server
 
 LAKE_TABLES = (*INGESTED_TABLES, *OUTPUT_TABLES)
 
@@ -293,8 +291,8 @@ def test_the_engines_share_a_delta_lake_both_ways_and_agree_after_an_incremental
     landing = tmp_path / "landing"
     write_files(landing, NEW_ROWS_FIRST)
     lake = Lake(str(tmp_path / "lake"), "delta")
-    environment = {**_environment(tmp_path / "sail.sock"), "STEDI_SERVER": "use"}
-    server = _start_server(environment)  # Sail's commands below are served by one server: Sail starts once
+    environment = child_environment(STEDI_SOCKET=str(tmp_path / "sail.sock"), STEDI_SERVER="use")
+    server = start_stedi_server(environment)  # Sail's commands below are served by one server: Sail starts once
     try:
         _share_both_ways(spark, tmp_path, landing, lake, environment)
     finally:
@@ -306,7 +304,7 @@ def _share_both_ways(
     spark: SparkSession, tmp_path: Path, landing: Path, lake: Lake, environment: dict[str, str]
 ) -> None:
     def sail(*argv: str) -> subprocess.CompletedProcess[str]:
-        command = [str(Path(sys.executable).with_name("stedi")), *argv, "--engine", "sail"]
+        command = [STEDI, *argv, "--engine", "sail"]
         return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
 
     assert sail("run", "--landing", str(landing), "--lake", lake.root).returncode == 0
@@ -341,8 +339,8 @@ def test_run_watch_brings_the_lake_up_to_date_as_files_land_and_stops_on_sigint(
     landing = tmp_path / "landing"
     write_files(landing, FIRST)
     lake = Lake(str(tmp_path / "lake"), "delta")
-    environment = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
-    command = [str(Path(sys.executable).with_name("stedi")), "run", "--landing", str(landing), "--lake", lake.root]
+    environment = child_environment()
+    command = [STEDI, "run", "--landing", str(landing), "--lake", lake.root]
     watcher = subprocess.Popen(
         [*command, "--engine", "sail", "--watch", "0.1"],
         stdout=subprocess.PIPE,

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,13 +25,13 @@ from stedi_transforms.pipeline import lake_rows, run
 from tests.compare import assert_lake_holds_the_expected_tables
 from tests.conftest import only_on
 from tests.fixture_tables import EXPECTED_COUNTS
-
-STEDI = str(Path(sys.executable).with_name("stedi"))
+from tests.processes import STEDI, child_environment
 
 
 def stedi_process(*argv: str) -> subprocess.Popen[str]:
-    environment = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
-    return subprocess.Popen([STEDI, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    return subprocess.Popen(
+        [STEDI, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_environment()
+    )
 
 
 def test_a_second_writer_stops_at_once_naming_the_first(fixtures_landing: str, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,12 +21,11 @@ from stedi_transforms.lake import CUSTOMER_TRUSTED, Lake
 from stedi_transforms.lock import LOCK_INFO, LakeBusyError, lake_lock
 from stedi_transforms.storage import S3Settings, S3Store, s3_client
 from tests.compare import assert_lake_holds_the_expected_tables
-from tests.conftest import LocalS3, _free_port, _listening
+from tests.conftest import LocalS3
 from tests.fixture_tables import EXPECTED_COUNTS
+from tests.processes import STEDI, child_environment, free_port, moto_server
 
 pytestmark = pytest.mark.s3
-
-STEDI = str(Path(sys.executable).with_name("stedi"))
 
 
 def stedi(*argv: str) -> tuple[int, str]:
@@ -36,9 +34,8 @@ def stedi(*argv: str) -> tuple[int, str]:
 
 
 def stedi_process(*argv: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    inherited = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
     return subprocess.run(
-        [STEDI, *argv], capture_output=True, text=True, env={**inherited, **environment}, timeout=120, check=False
+        [STEDI, *argv], capture_output=True, text=True, env=child_environment(**environment), timeout=120, check=False
     )
 
 
@@ -103,7 +100,7 @@ def test_the_threads_of_a_run_share_one_client_and_keep_their_connections(
 
 
 def test_an_unreachable_endpoint_is_one_line(buckets: str) -> None:
-    closed = f"http://127.0.0.1:{_free_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     started = time.perf_counter()
     result = stedi_process("run", "--landing", buckets, "--lake", "s3://stedi-lake/x", AWS_ENDPOINT_URL=closed)
     assert result.returncode == 2
@@ -124,18 +121,7 @@ def test_a_missing_bucket_is_one_line(s3: LocalS3, buckets: str) -> None:
 
 def test_refused_credentials_are_one_line(tmp_path: Path) -> None:
     """A second server that checks credentials, as AWS does: moto accepts any until told otherwise."""
-    port = _free_port()
-    environment = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        env={**environment, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        while not _listening(port):
-            time.sleep(0.05)
+    with moto_server(INITIAL_NO_AUTH_ACTION_COUNT="0") as endpoint:
         # Keys of its own: this test may run in a worker where the module's S3 fixture never set any.
         result = stedi_process(
             "run",
@@ -149,9 +135,6 @@ def test_refused_credentials_are_one_line(tmp_path: Path) -> None:
             AWS_REGION="us-east-1",
             AWS_ALLOW_HTTP="true",
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith(
         "stedi: error: s3://stedi-landing: access refused (403: Forbidden); check the AWS credentials"

@@ -14,7 +14,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,31 +25,15 @@ from stedi_transforms.lake import Lake
 from stedi_transforms.server import fingerprint, run_environment
 from tests.compare import assert_lake_holds_the_expected_tables
 from tests.conftest import only_on
-
-STEDI = str(Path(sys.executable).with_name("stedi"))
+from tests.processes import STEDI, child_environment, start_stedi_server
 
 
 def _environment(socket_file: Path) -> dict[str, str]:
-    kept = {name: value for name, value in os.environ.items() if not name.startswith(("SPARK_", "PYSPARK_"))}
-    return {**kept, "STEDI_SOCKET": str(socket_file)}
+    return child_environment(STEDI_SOCKET=str(socket_file))
 
 
 def _stedi(*argv: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([STEDI, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
-
-
-def _start_server(environment: dict[str, str]) -> subprocess.Popen[str]:
-    """``stedi serve`` on the socket ``environment`` names, once it listens."""
-    server = subprocess.Popen(
-        [STEDI, "serve", "--idle", "5"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 60
-    while not Path(environment["STEDI_SOCKET"]).is_socket():
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise AssertionError(f"the server did not listen: {server.communicate()}")
-        time.sleep(0.05)
-    return server
 
 
 def _request(path: Path, request: dict[str, object]) -> list[dict[str, object]]:
@@ -99,7 +82,7 @@ def test_a_server_runs_the_lake_commands_of_other_stedi_processes_as_they_would_
     path = tmp_path / "stedi.sock"
     environment = _environment(path)
     local = _stedi("run", "--landing", fixtures_landing, "--lake", "local", cwd=tmp_path, env=environment)
-    server = _start_server(environment)
+    server = start_stedi_server(environment)
     try:
         served = _stedi("run", "--landing", fixtures_landing, "--lake", "lake", cwd=tmp_path, env=environment)
         again = _stedi("run", "--landing", fixtures_landing, "--lake", "lake", cwd=tmp_path, env=environment)
@@ -147,7 +130,7 @@ def test_a_server_finishes_a_command_whose_client_left_and_refuses_other_code_or
 ) -> None:
     path = tmp_path / "stedi.sock"
     environment = _environment(path)
-    server = _start_server(environment)
+    server = start_stedi_server(environment)
     lake = tmp_path / "lake"
     request = {"cwd": str(tmp_path), "code": fingerprint(), "env": run_environment(environment)}
     try:
