@@ -34,6 +34,7 @@ def free_port() -> int:
 
 
 def listening(port: int) -> bool:
+    """Whether a server listens on the loopback ``port``."""
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
