@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import child_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.long  # its Spark runs in a process of its own: whichever worker is free first takes it
@@ -51,9 +53,9 @@ def glue_like_environment(python: Path) -> dict[str, str]:
     Python workers pointed at the clean interpreter, as Glue points them at its own. Its processes may write the
     compiled modules that a new environment lacks (whatever this one says): Spark's Python workers then load what
     the driver compiled instead of compiling PySpark, pandas and Arrow again (3 s), as Glue's are compiled already."""
-    skipped = ("SPARK_", "PYSPARK_", "PYTHONDONTWRITEBYTECODE")
-    environment = {name: value for name, value in os.environ.items() if not name.startswith(skipped)}
-    return {**environment, "PYSPARK_PYTHON": str(python)}
+    environment = child_environment(PYSPARK_PYTHON=str(python))
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    return environment
 
 
 def pyspark_wheel_folder() -> Path:
