@@ -1,5 +1,5 @@
-"""``python -m stedi_transforms``: the ``stedi`` command (how a client starts a server)."""
+"""``python -m stedi_transforms``: the ``stedi`` command."""
 
-from stedi_transforms.server import entry_point
+from stedi_transforms.entry import entry_point
 
 entry_point()

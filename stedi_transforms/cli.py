@@ -1,12 +1,15 @@
 """The ``stedi`` command: ``stedi run`` builds the lake from landing files, ``stedi verify`` checks it, ``stedi
 history`` lists its runs, ``stedi report`` shows it as an HTML page, ``stedi generate`` writes landing data at any
-scale; ``stedi serve`` keeps an engine started for the others; ``stedi sql`` and ``stedi glue`` are the AWS side.
+scale; ``stedi serve`` runs an engine's own Spark Connect server for ``--remote``; ``stedi sql`` and ``stedi glue`` are
+the AWS side.
 
 A thin shell: each command parses its arguments, calls the library and prints. Problems a user can act on print
 one line on stderr: exit 2 for usage and environment problems (a missing landing folder, an unwritable lake, an
 engine that cannot write the format, an unreachable S3 endpoint, a lake another run is writing), exit 1 when a job
 fails in the engine (naming the job, the table and the engine's own message). ``--debug`` (or ``STEDI_DEBUG=1``)
-shows the full trace instead.
+shows the full trace instead. Ctrl-C or SIGTERM stops a command within seconds with one line (exit 130 or 143; see
+:mod:`stedi_transforms.signals`). Every command runs in its own process and starts its engine in it, unless given a
+Spark Connect engine with ``--remote`` (or ``SPARK_REMOTE``); nothing outlives it.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ import traceback
 from collections.abc import Sequence
 from typing import TextIO
 
-from stedi_transforms import cli_aws, cli_generate, cli_lake, cli_report, server
+from stedi_transforms import cli_aws, cli_generate, cli_lake, cli_report, cli_serve, engines
 from stedi_transforms.cli_lake import UsageError
 from stedi_transforms.deploy import DeployError
 from stedi_transforms.engines import EngineError, engine_message
 from stedi_transforms.generate import GenerateError
 from stedi_transforms.lock import LakeBusyError
 from stedi_transforms.pipeline import JobError, LandingError
-from stedi_transforms.server import ServerError
+from stedi_transforms.signals import INTERRUPTED_LINE, Interrupted, interruptible
 from stedi_transforms.storage import StorageError
 
 USAGE_ERRORS = (
@@ -36,7 +39,6 @@ USAGE_ERRORS = (
     StorageError,
     LakeBusyError,
     GenerateError,
-    ServerError,
 )
 """Problems of usage or environment: one line, exit code 2."""
 
@@ -49,7 +51,7 @@ def parser() -> argparse.ArgumentParser:
     cli_report.add_commands(commands)
     cli_generate.add_commands(commands)
     cli_aws.add_commands(commands)
-    server.add_commands(commands)
+    cli_serve.add_commands(commands)
     return stedi
 
 
@@ -57,8 +59,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the ``stedi`` command; returns the exit code."""
     args = parser().parse_args(argv)
     debug = args.debug or os.environ.get("STEDI_DEBUG") == "1"
+    with interruptible(on_signal=engines.interrupt_all):
+        try:
+            return _run(args, out or sys.stdout, debug)
+        except Interrupted as interrupted:
+            print(INTERRUPTED_LINE, file=sys.stderr)
+            return interrupted.exit_code
+
+
+def _run(args: argparse.Namespace, out: TextIO, debug: bool) -> int:
     try:
-        code: int = args.handler(args, out or sys.stdout)
+        code: int = args.handler(args, out)
     except USAGE_ERRORS as error:
         return _fail(error, 2, debug)
     except JobError as error:

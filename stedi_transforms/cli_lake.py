@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from dataclasses import replace
 from typing import Any, TextIO
@@ -14,13 +13,13 @@ from pyspark.sql import SparkSession
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, get_session, require, use_s3
+from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, engine_of, get_session, remote_address, require, use_s3
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
 from stedi_transforms.ledger import RunRecord, history, recorded_format
 from stedi_transforms.lock import LakeBusyError
 from stedi_transforms.pipeline import JobResult, Settings, check_landing, update
 from stedi_transforms.reader import sample_landing
-from stedi_transforms.server import stopped_by_signals
+from stedi_transforms.signals import Interrupted
 from stedi_transforms.storage import check_s3, is_s3
 from stedi_transforms.transforms import ML_JOINS, Options
 from stedi_transforms.verify import Report, verify
@@ -42,7 +41,7 @@ def add_commands(commands: Any) -> None:
     )
     run_parser.add_argument("--lake", help=f"lake root to write, local or s3:// (default: ./{DEFAULT_LAKE})")
     run_parser.add_argument("--format", choices=FORMATS, default=DEFAULT_FORMAT, help="table format")
-    run_parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
+    add_engine_arguments(run_parser)
     run_parser.add_argument(
         "--full-refresh", action="store_true", help="parse every landing file again and rebuild every table"
     )
@@ -53,7 +52,7 @@ def add_commands(commands: Any) -> None:
         const=WATCH_SECONDS,
         metavar="SECONDS",
         help=f"keep running: look at the landing again every SECONDS (default {WATCH_SECONDS:g}) and bring the lake "
-        "up to date when it changed, until Ctrl-C or SIGTERM (the run in progress finishes first)",
+        "up to date when it changed, until Ctrl-C or SIGTERM",
     )
     add_option_arguments(run_parser)
     run_parser.set_defaults(handler=command_run)
@@ -67,6 +66,11 @@ def add_commands(commands: Any) -> None:
     history_parser = commands.add_parser("history", help="list the runs that wrote a lake")
     history_parser.add_argument("--lake", default=DEFAULT_LAKE, help=f"lake root (default: ./{DEFAULT_LAKE})")
     history_parser.add_argument("--json", action="store_true", help="print the runs as JSON")
+    history_parser.add_argument(
+        "--remote",
+        metavar="sc://HOST:PORT",
+        help="accepted as by the other lake commands; the history is read from the lake's own files, with no engine",
+    )
     history_parser.set_defaults(handler=command_history)
 
 
@@ -103,7 +107,18 @@ def add_lake_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lake", default=DEFAULT_LAKE, help=f"lake root (default: ./{DEFAULT_LAKE})")
     parser.add_argument("--landing", help="landing root (default: the one the last run read)")
     parser.add_argument("--format", choices=FORMATS, help="table format (default: detected)")
-    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine")
+    add_engine_arguments(parser)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--engine`` (the engine a command starts for itself) and ``--remote`` (a Spark Connect engine that runs)."""
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="local engine to start")
+    parser.add_argument(
+        "--remote",
+        metavar="sc://HOST:PORT",
+        help="use this Spark Connect engine instead of starting one (default: $SPARK_REMOTE, if set): a `stedi serve`, "
+        "a Sail cluster, any Spark 4.1 Connect server",
+    )
 
 
 def add_option_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,21 +146,25 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"--watch takes a number of seconds above 0, not {args.watch:g}")
     lake_root = _absolute(args.lake or DEFAULT_LAKE)
     landing = _absolute(args.landing or args.lake or str(sample_landing()))
-    require(args.engine, delta=args.format == "delta", s3=is_s3(lake_root) or is_s3(landing))
+    remote = remote_address(args.remote)
+    if remote is None:
+        require(args.engine, delta=args.format == "delta", s3=is_s3(lake_root) or is_s3(landing))
     s3 = check_s3(landing, lake_root)
     check_landing(landing)
     _check_writable(lake_root)
 
     started = time.perf_counter()
-    _console(sys.stderr).print(f"stedi run: {landing} → {lake_root} ({args.format}, {args.engine})")
     lake = Lake(lake_root, args.format)
-    spark = get_session(args.engine)
+    spark = get_session(args.engine, remote)
+    engine = engine_of(spark)
+    on = f"{engine} at {remote.split(';')[0]}" if remote else engine
+    _console(sys.stderr).print(f"stedi run: {landing} → {lake_root} ({args.format}, {on})")
     if is_s3(lake_root) or is_s3(landing):
         use_s3(spark, s3)
     settings = Settings(args.full_refresh, options=options_of(args))
     if args.watch is not None:
-        return _watch(spark, landing, lake, args.engine, settings, args.watch, out)
-    record = update(spark, landing, lake, args.engine, settings, on_job_done=_progress)
+        return _watch(spark, landing, lake, engine, settings, args.watch, out)
+    record = update(spark, landing, lake, engine, settings, on_job_done=_progress)
     _print_run(record, started, out)
     return 0
 
@@ -160,31 +179,33 @@ def _print_run(record: RunRecord, started: float, out: TextIO) -> None:
 def _watch(
     spark: SparkSession, landing: str, lake: Lake, engine: str, settings: Settings, seconds: float, out: TextIO
 ) -> int:
-    """``stedi run --watch``: one session, a run every ``seconds`` until SIGINT or SIGTERM, which let the run in
-    progress finish. A run that finds nothing new prints nothing and leaves no record in the history; a lake held
-    by another run is tried again at the next turn."""
+    """``stedi run --watch``: one session, a run every ``seconds`` until SIGINT or SIGTERM: between runs it ends
+    there (exit 0); during one, it interrupts the run as it would any other. A run that finds nothing new prints
+    nothing and leaves no record in the history; a lake held by another run is tried again at the next turn."""
     first = True
-    with stopped_by_signals(threading.Event()) as stop:
-        while not stop.is_set():
-            started = time.perf_counter()
-            done: list[JobResult] = []  # a later run's progress is shown only if it had something to do
-            try:
-                record = update(spark, landing, lake, engine, settings, _progress if first else done.append, first)
-            except LakeBusyError as error:
-                _console(sys.stderr).print(f"stedi run: {error}; trying again in {seconds:g} s")
-            else:
-                if done and record.rows_written:
-                    _console(sys.stderr).print(f"{time.strftime('%H:%M:%S')} the landing changed")
-                    for result in done:
-                        _progress(result)
-                if first or record.rows_written:
-                    _print_run(record, started, out)
-                    out.flush()
-                if first:
-                    _console(sys.stderr).print(f"watching {landing} every {seconds:g} s (Ctrl-C stops)")
-                first, settings = False, replace(settings, full_refresh=False)
-            stop.wait(seconds)
-    return 0
+    while True:
+        started = time.perf_counter()
+        done: list[JobResult] = []  # a later run's progress is shown only if it had something to do
+        try:
+            record = update(spark, landing, lake, engine, settings, _progress if first else done.append, first)
+        except LakeBusyError as error:
+            _console(sys.stderr).print(f"stedi run: {error}; trying again in {seconds:g} s")
+        else:
+            if done and record.rows_written:
+                _console(sys.stderr).print(f"{time.strftime('%H:%M:%S')} the landing changed")
+                for result in done:
+                    _progress(result)
+            if first or record.rows_written:
+                _print_run(record, started, out)
+                out.flush()
+            if first:
+                _console(sys.stderr).print(f"watching {landing} every {seconds:g} s (Ctrl-C stops)")
+            first, settings = False, replace(settings, full_refresh=False)
+        try:
+            time.sleep(seconds)
+        except Interrupted:
+            _console(sys.stderr).print("stedi run: stopped watching")
+            return 0
 
 
 def _print_files(record: RunRecord, console: Console) -> None:
@@ -214,10 +235,11 @@ def _last_landing(lake: Lake) -> str | None:
 
 
 def open_lake(
-    lake_arg: str, landing_arg: str | None, table_format: str | None, engine: str
+    lake_arg: str, landing_arg: str | None, table_format: str | None, engine: str, remote: str | None = None
 ) -> tuple[SparkSession, Lake, str | None]:
-    """The session, the lake (its format detected unless given) and the landing (by default the one the last run
-    read) of a command that reads an existing lake: ``stedi verify``, ``stedi report``."""
+    """The session (``engine``'s, or that of the Spark Connect engine at ``remote``), the lake (its format detected
+    unless given) and the landing (by default the one the last run read) of a command that reads an existing lake:
+    ``stedi verify``, ``stedi report``."""
     lake_root = _absolute(lake_arg)
     folder = local_path(lake_root)
     if folder is not None and not folder.is_dir():
@@ -226,16 +248,18 @@ def open_lake(
     lake = Lake(lake_root, table_format or _detected_format(lake_root))
     landing = _absolute(landing_arg) if landing_arg else _last_landing(lake)
     s3 = is_s3(lake_root) or bool(landing and is_s3(landing))
-    require(engine, delta=lake.table_format == "delta", s3=s3)
+    remote = remote_address(remote)
+    if remote is None:
+        require(engine, delta=lake.table_format == "delta", s3=s3)
     settings = check_s3(lake_root, *([landing] if landing else []))
-    spark = get_session(engine)
+    spark = get_session(engine, remote)
     if s3:
         use_s3(spark, settings)
     return spark, lake, landing
 
 
 def command_verify(args: argparse.Namespace, out: TextIO) -> int:
-    spark, lake, landing = open_lake(args.lake, args.landing, args.format, args.engine)
+    spark, lake, landing = open_lake(args.lake, args.landing, args.format, args.engine, args.remote)
     report = verify(spark, lake, landing, by_file=args.by_file)
     if args.json:
         print(json.dumps(report.as_json(), indent=2), file=out)

@@ -33,7 +33,7 @@ def command_report(args: argparse.Namespace, out: TextIO) -> int:
     target = Path(args.out)
     if not target.parent.is_dir():
         raise UsageError(f"cannot write {args.out}: folder {target.parent} does not exist")
-    spark, lake, landing = open_lake(args.lake, args.landing, args.format, args.engine)
+    spark, lake, landing = open_lake(args.lake, args.landing, args.format, args.engine, args.remote)
     try:
         page = report.build_report(spark, lake, landing, args.customer, args.show_pii)
     except report.CustomerNotFoundError as error:

@@ -1,7 +1,11 @@
-"""Local SparkSessions: Sail (a Spark Connect server in this process, no JVM) or classic Spark (local JVM).
+"""SparkSessions: Sail (a Spark Connect server in this process, no JVM), classic Spark (a local JVM), or any Spark
+Connect engine that already runs (``sc://HOST:PORT``: a ``stedi serve``, a Sail cluster, EMR, any Spark 4.1 server).
 
 Each engine is started once per process and reused, as ``SparkSession.builder.getOrCreate`` does. Only the CLI,
 the notebook and the tests start engines; the transforms and the Glue jobs take whatever session they are given.
+What a session can do is told by what its engine is (:func:`engine_of`: Sail or classic Spark, asked of the server
+itself), not by whether it speaks Spark Connect: classic Spark behind a Connect server caches and observes as a
+local JVM does.
 """
 
 from __future__ import annotations
@@ -10,7 +14,11 @@ import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import sys
+import tempfile
+import threading
+import zipfile
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -30,8 +38,12 @@ SHUFFLE_PARTITIONS = 2
 Key = TypeVar("Key", bound=Hashable)
 
 _sessions: dict[str, SparkSession] = {}
+"""The sessions this process started or connected to, by engine name or ``sc://`` address."""
 _servers: dict[str, Any] = {}
 _started_features: dict[str, tuple[str, ...]] = {}
+_engines: dict[int, str] = {}
+"""What the engine behind each Spark Connect session is (by the session object's id), once asked."""
+REMOTE_VARIABLE = "SPARK_REMOTE"
 
 
 class EngineError(RuntimeError):
@@ -45,15 +57,102 @@ def check_engine(engine: str) -> str:
     return engine
 
 
-def get_session(engine: str = DEFAULT_ENGINE) -> SparkSession:
-    """The process's session for ``engine``, started on first use: UTC, two shuffle partitions, quiet logs.
+def get_session(engine: str = DEFAULT_ENGINE, remote: str | None = None) -> SparkSession:
+    """The process's session for ``engine``, started on first use: UTC, two shuffle partitions, quiet logs. With
+    ``remote`` (an ``sc://`` address), a session of that Spark Connect engine instead, whatever ``engine`` says
+    (see :func:`connect`).
 
     >>> spark = get_session("sail")  # doctest: +SKIP
+    >>> spark = get_session(remote="sc://localhost:15002")  # doctest: +SKIP
     """
+    if remote:
+        if remote not in _sessions:
+            _sessions[remote] = connect(remote)
+        return _sessions[remote]
     check_engine(engine)
     if engine not in _sessions:
         _sessions[engine] = _start_sail() if engine == "sail" else _start_spark()
     return _sessions[engine]
+
+
+def remote_address(given: str | None = None) -> str | None:
+    """The Spark Connect engine a command is to use: ``given`` (``--remote``), else ``SPARK_REMOTE``, else None (the
+    command starts its own). Raises EngineError for an address that is not ``sc://``."""
+    address = given or os.environ.get(REMOTE_VARIABLE) or None
+    if address is not None and not address.startswith("sc://"):
+        raise EngineError(f"a remote engine is given as sc://HOST:PORT, not {address!r}")
+    return address
+
+
+def connect(address: str) -> SparkSession:
+    """A session of the Spark Connect engine at ``address``, in UTC. Classic Spark gets this package as a Spark
+    Connect artifact, so that its tasks run the same reader as this process, whatever its Python has installed;
+    Sail takes no artifacts (its Python must have the package: see :func:`engine_message`)."""
+    spark = SparkSession.builder.remote(address).getOrCreate()
+    try:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+        if engine_of(spark) == "spark":
+            spark.addArtifacts(str(_package_archive()), pyfile=True)
+    except Exception as error:
+        message = engine_message(error) or str(error)
+        raise EngineError(f"the engine at {_shown(address)} cannot be used: {message}") from error
+    return spark
+
+
+def _shown(address: str) -> str:
+    """``address`` without its token, if it carries one."""
+    return ";".join(part for part in address.split(";") if not part.startswith("token="))
+
+
+def engine_of(spark: SparkSession) -> str:
+    """What runs ``spark``: ``"spark"`` (classic Spark, in a local JVM or behind a Connect server) or ``"sail"``.
+
+    A Connect server is asked once per session: classic Spark's ``version()`` is its own version and revision
+    (the version the client sees), Sail's is Sail's own.
+    """
+    if not _is_connect(spark):
+        return "spark"
+    key = id(spark)
+    if key not in _engines:
+        if _sessions.get("sail") is spark:  # the server this process started
+            _engines[key] = "sail"
+        else:
+            version = str(spark.sql("SELECT version()").first()[0])  # type: ignore[index]
+            _engines[key] = "spark" if version.split(" ")[0] == spark.version else "sail"
+    return _engines[key]
+
+
+def _package_archive() -> Path:
+    """This package as a zip of its Python files and resources (made once per process), for a Connect server."""
+    archive = Path(tempfile.gettempdir()) / f"stedi_transforms-{os.getpid()}.zip"
+    if not archive.exists():
+        package = Path(__file__).resolve().parent
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for file in sorted(package.rglob("*")):
+                if file.is_file() and "__pycache__" not in file.parts:
+                    zipped.write(file, Path(package.name, file.relative_to(package)).as_posix())
+    return archive
+
+
+def interrupt_all(seconds: float = 2.0) -> None:
+    """Ask every engine this process uses to cancel what it runs (Spark Connect's ``interruptAll``, classic Spark's
+    ``cancelAllJobs``), waiting ``seconds`` at most: a remote engine would otherwise go on with a job whose client
+    has gone, and a local JVM for as long as it takes to see that its parent has. Sail's server in this process
+    ends with it."""
+
+    def cancel() -> None:
+        for name, session in list(_sessions.items()):
+            if name == "sail":
+                continue
+            with contextlib.suppress(Exception):
+                if _is_connect(session):
+                    session.interruptAll()
+                else:
+                    session.sparkContext.cancelAllJobs()
+
+    worker = threading.Thread(target=cancel, daemon=True)
+    worker.start()
+    worker.join(seconds)
 
 
 def use_s3(spark: SparkSession, settings: S3Settings | None = None) -> None:
@@ -64,13 +163,24 @@ def use_s3(spark: SparkSession, settings: S3Settings | None = None) -> None:
     started before the environment was set still follows it.
     """
     settings = settings or S3Settings.from_environment()
-    if _is_connect(spark):
+    if engine_of(spark) == "sail":
         if settings.endpoint_url and settings.endpoint_url.startswith("http://"):
             os.environ.setdefault("AWS_ALLOW_HTTP", "true")
         if settings.region:
             os.environ.setdefault("AWS_REGION", settings.region)
         return
+    options = s3a_options(settings)
+    if _is_connect(spark):  # a remote classic Spark: each session's Hadoop configuration takes its SQL settings
+        for name, value in options.items():
+            spark.conf.set(name, value)
+        return
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    for name, value in options.items():
+        hadoop.set(name, value)
+
+
+def s3a_options(settings: S3Settings) -> dict[str, str]:
+    """Hadoop's S3A settings for ``settings``: endpoint, region and keys, where they are given."""
     options = {
         "fs.s3a.endpoint": settings.endpoint_url,
         "fs.s3a.path.style.access": "true" if settings.endpoint_url else None,
@@ -82,9 +192,7 @@ def use_s3(spark: SparkSession, settings: S3Settings | None = None) -> None:
     if settings.access_key:
         provider = "TemporaryAWSCredentialsProvider" if settings.session_token else "SimpleAWSCredentialsProvider"
         options["fs.s3a.aws.credentials.provider"] = f"org.apache.hadoop.fs.s3a.{provider}"
-    for name, value in options.items():
-        if value:
-            hadoop.set(name, value)
+    return {name: value for name, value in options.items() if value}
 
 
 def counted(df: DataFrame, where: Column | None = None) -> tuple[DataFrame, Callable[[], int | None]]:
@@ -92,7 +200,7 @@ def counted(df: DataFrame, where: Column | None = None) -> tuple[DataFrame, Call
     that gives the count once that action is done: classic Spark observes it on the way (no second pass over the
     data); Sail has no observed metrics, and gives None (the caller counts what it wrote). Ask for the count only
     after an action of the DataFrame's own has run: the observation waits for one."""
-    if _is_connect(df.sparkSession):
+    if engine_of(df.sparkSession) == "sail":
         return df, lambda: None
     observation = Observation()
     rows = F.count(F.lit(1)) if where is None else F.count_if(where)
@@ -104,7 +212,7 @@ def reused(frames: dict[Key, DataFrame]) -> Iterator[dict[Key, DataFrame]]:
     """DataFrames that several queries read, cached on classic Spark for the body (each Delta table's snapshot and
     files are then read once, not once per query) and released after it. Sail has no cache: there they stay as
     they are."""
-    if not frames or _is_connect(next(iter(frames.values())).sparkSession):
+    if not frames or engine_of(next(iter(frames.values())).sparkSession) == "sail":
         yield frames
         return
     kept = {key: frame.persist() for key, frame in frames.items()}
@@ -120,11 +228,15 @@ def _is_connect(spark: SparkSession) -> bool:
 
 
 def parallelism(spark: SparkSession) -> int:
-    """How many tasks ``spark`` runs at once: what classic Spark (and Glue) says; for a Spark Connect session
-    (Sail, in this process), this machine's cores."""
-    if _is_connect(spark):
-        return os.cpu_count() or SHUFFLE_PARTITIONS
-    return int(spark.sparkContext.defaultParallelism)
+    """How many tasks ``spark`` runs at once: what classic Spark (and Glue) says; for a Spark Connect session, the
+    server's ``spark.default.parallelism`` where it sets one (``stedi serve`` does), else this machine's cores."""
+    if not _is_connect(spark):
+        return int(spark.sparkContext.defaultParallelism)
+    with contextlib.suppress(Exception):
+        configured = spark.conf.get("spark.default.parallelism", None)
+        if configured:
+            return int(configured)
+    return os.cpu_count() or SHUFFLE_PARTITIONS
 
 
 def engine_message(error: BaseException) -> str | None:
@@ -134,15 +246,28 @@ def engine_message(error: BaseException) -> str | None:
 
     if not isinstance(error, PySparkException) and type(error).__name__ != "Py4JJavaError":
         return None
+    if f"No module named '{__package__}'" in str(error):
+        return (
+            f"the engine's Python cannot import {__package__}, which its tasks run; install stedi-transforms "
+            f"{_version()} in the server's Python (Sail takes no Spark Connect artifacts)"
+        )
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     message = lines[0] if lines else type(error).__name__
     return message if len(message) <= 400 else message[:400] + "…"
 
 
+def _version() -> str:
+    from stedi_transforms import __version__
+
+    return __version__
+
+
 def stop_session(engine: str) -> None:
-    """Stop ``engine``'s session (and Sail's server) if one is running."""
+    """Stop ``engine``'s session (and Sail's server) if one is running; ``engine`` may be an ``sc://`` address."""
     session = _sessions.pop(engine, None)
     if session is not None:
+        if _is_connect(session):
+            _engines.pop(id(session), None)
         session.stop()
     _started_features.pop(engine, None)
     server = _servers.pop(engine, None)
@@ -157,11 +282,21 @@ def _start_sail() -> SparkSession:
     server = SparkConnectServer("127.0.0.1", 0)
     server.start(background=True)
     _servers["sail"] = server
+    _take_back_signals()
     _, port = server.listening_address
     spark = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
     return spark
+
+
+def _take_back_signals() -> None:
+    """Give SIGINT and SIGTERM back to this process's Python handlers. Sail's server takes them when it starts, to
+    shut itself down: Ctrl-C would then stop the engine under a running command, whose client retries for ten
+    minutes. The command stops its engine itself (:mod:`stedi_transforms.signals`)."""
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.getsignal(number))
 
 
 ARCHIVES_KEPT = 4
@@ -266,6 +401,19 @@ def _ensure_java() -> None:
 
 
 def _start_spark() -> SparkSession:
+    settings, classpath = classic_settings()
+    builder = SparkSession.builder.master(f"local[{SHUFFLE_PARTITIONS}]").appName("stedi-transforms")
+    for name, value in settings.items():
+        builder = builder.config(name, value)
+    spark = builder.getOrCreate()
+    _started_features["spark"] = classpath
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def classic_settings() -> tuple[dict[str, str], tuple[str, ...]]:
+    """The settings classic Spark starts with here (in this process or as ``stedi serve``'s Connect server), and
+    the optional jar sets they load (those in the cache). Makes sure there is a Java and a Python for the workers."""
     _ensure_java()
     # PySpark starts its Python workers with PYSPARK_PYTHON (default: python3 on PATH), not this interpreter.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -274,43 +422,36 @@ def _start_spark() -> SparkSession:
     # On the driver's class path, not in spark.jars: local mode would copy every jar (the AWS SDK is 600 MB) into a
     # temporary folder at each start.
     classpath = os.pathsep.join(str(jar) for found in loaded.values() for jar in found)
-    builder = (
-        SparkSession.builder.master(f"local[{SHUFFLE_PARTITIONS}]")
-        .appName("stedi-transforms")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.showConsoleProgress", "false")
+    settings = {
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": str(SHUFFLE_PARTITIONS),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
         # Adaptive execution plans every query again at each shuffle, to coalesce partitions and switch joins: in one
         # process with two shuffle partitions there is nothing to coalesce, and the planning itself is the cost.
-        .config("spark.sql.adaptive.enabled", "false")
+        "spark.sql.adaptive.enabled": "false",
         # The quick JIT only: local runs are short, and waiting for the optimising compiler does not pay off in them.
         # Its code cache as large as the full JIT's: at its own default (48 MB) Spark and Delta fill it within a
         # few minutes, and the JVM then stops compiling and interprets everything. The parallel collector: on two
         # cores, G1's concurrent work competes with the run itself.
-        .config(
-            "spark.driver.extraJavaOptions",
-            f"-Dlog4j.configurationFile={log4j} -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
-            f" -XX:+UseParallelGC {_class_data_sharing(classpath)}",
-        )
-    )
+        "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile={log4j} -XX:TieredStopAtLevel=1"
+        f" -XX:ReservedCodeCacheSize=240m -XX:+UseParallelGC {_class_data_sharing(classpath)}",
+    }
     if classpath:
-        builder = builder.config("spark.driver.extraClassPath", classpath)
+        settings["spark.driver.extraClassPath"] = classpath
+        settings["spark.executor.extraClassPath"] = classpath  # executors of a local cluster, if there are any
     if os.environ["PYSPARK_PYTHON"] == sys.executable:  # the workers can import this library
-        builder = builder.config("spark.python.daemon.module", "stedi_transforms.python_daemon")
+        settings["spark.python.daemon.module"] = "stedi_transforms.python_daemon"
     if "delta" in loaded:
-        builder = (
-            builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-            .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        settings |= {
+            "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+            "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
             # Delta rebuilds a table's state in 50 tasks by default: three times the work of a small local write.
-            .config("spark.databricks.delta.snapshotPartitions", str(SHUFFLE_PARTITIONS))
+            "spark.databricks.delta.snapshotPartitions": str(SHUFFLE_PARTITIONS),
             # No checksum file beside each commit (computing it is another job per commit). It is optional in the
             # protocol: Sail and delta-rs write none, and every reader does without.
-            .config("spark.databricks.delta.writeChecksumFile.enabled", "false")
-        )
+            "spark.databricks.delta.writeChecksumFile.enabled": "false",
+        }
     if "s3a" in loaded:
-        builder = builder.config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.s3a.S3AFileSystem")
-    spark = builder.getOrCreate()
-    _started_features["spark"] = tuple(loaded)
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+        settings["spark.hadoop.fs.s3.impl"] = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+    return settings, tuple(loaded)

@@ -61,6 +61,7 @@ from stedi_transforms.ledger import (
 from stedi_transforms.lock import lake_lock, new_run_id
 from stedi_transforms.reader import accepted, landing_files, read_files, rejected
 from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, REASON, SOURCES, STEP_TRAINER, Source
+from stedi_transforms.signals import wait_all
 from stedi_transforms.storage import FileEntry, Store
 from stedi_transforms.transforms import Options
 
@@ -517,9 +518,14 @@ def ingest_all(spark: SparkSession, landing_root: str, io: TableIO, settings: Se
     job = _Job("ingest", spark, landing_root, io, settings)
     for source in SOURCES:  # before the threads start: none may add a ledger to the state while another saves it
         job.state.ledger(source.name)
-    with ThreadPoolExecutor(len(SOURCES)) as pool:
-        for finished in [pool.submit(job.ingest, source) for source in SOURCES]:
+    pool = ThreadPoolExecutor(len(SOURCES))
+    try:
+        ingests = [pool.submit(job.ingest, source) for source in SOURCES]
+        wait_all(ingests)  # all of them, before an error goes up (and the lake's lock with it)
+        for finished in ingests:
             finished.result()
+    finally:  # interrupted, nothing waits for the others: the engine was told to cancel their jobs
+        pool.shutdown(wait=False, cancel_futures=True)
     result = job.result  # in the sources' order, whichever finished first
     result.files = {source.name: result.files[source.name] for source in SOURCES if source.name in result.files}
     parsed = result.lines_parsed

@@ -10,8 +10,11 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from stedi_transforms.lake import OUTPUT_TABLES, Lake, Table
+from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
 from tests.fixture_tables import expected_table
+
+LAKE_TABLES = (*INGESTED_TABLES, *OUTPUT_TABLES)
+"""What a lake holds: the ingested tables (rejected rows included) and the zones built from them."""
 
 
 def assert_same_tables(pairs: Iterable[tuple[Table, DataFrame, DataFrame]]) -> None:
@@ -50,3 +53,9 @@ def assert_lake_holds_the_expected_tables(
 ) -> None:
     """Every table of ``lake`` (of ``tables``) holds exactly what the pipeline must give on ``fixtures/``."""
     assert_same_tables((table, lake.read(spark, table), expected_table(spark, table)) for table in tables)
+
+
+def assert_same_lakes(spark: SparkSession, lake: Lake, reference: Lake, tables: Iterable[Table] = LAKE_TABLES) -> None:
+    """Every table of ``lake`` (of ``tables``: by default the ingested, rejected and output ones) holds what it
+    holds in ``reference``."""
+    assert_same_tables((table, lake.read(spark, table), reference.read(spark, table)) for table in tables)

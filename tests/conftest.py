@@ -7,7 +7,6 @@ PySpark keeps one kind of session per process, so the suite runs on two xdist wo
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +36,8 @@ def only_on(engine: str) -> Callable[[Test], Test]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The ``stedi`` processes that tests start run their commands themselves, never in a server someone started,
-    # and start none (the server tests start theirs).
-    os.environ["STEDI_SOCKET"] = os.path.join(tempfile.gettempdir(), f"stedi-tests-{os.getpid()}", "none.sock")
-    os.environ["STEDI_SERVER"] = "use"
+    # The ``stedi`` processes that tests start use the engine they start, never one a user's environment names.
+    os.environ.pop("SPARK_REMOTE", None)
     # Classic Spark in the tests (this process and the ones it starts) evaluates its projections as Spark's own
     # test suites do, without generating and compiling Java for each: the tests' tables are tiny, and most of their
     # time went into compiling code for the many small queries Delta runs over its log (a sixth of the classic

@@ -1,4 +1,4 @@
-"""The child processes tests start: the installed ``stedi`` command, its server, and moto's S3 server.
+"""The child processes tests start: the installed ``stedi`` command, ``stedi serve``, and moto's S3 server.
 
 Each runs in the test process's environment without that process's own engine settings (``SPARK_*``,
 ``PYSPARK_*``: the tests' classic Spark options, and the flag a stopped Spark Connect session leaves behind), so
@@ -8,6 +8,8 @@ that it starts its engine as a user's process would.
 from __future__ import annotations
 
 import os
+import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -62,15 +64,40 @@ def moto_server(**settings: str) -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def start_stedi_server(environment: dict[str, str]) -> subprocess.Popen[str]:
-    """``stedi serve`` on the socket ``environment`` names (``STEDI_SOCKET``), once it listens."""
+@contextmanager
+def stedi_serve(*argv: str, environment: dict[str, str] | None = None, seconds: float = 240) -> Iterator[str]:
+    """``stedi serve <argv>`` for the body, once it listens; yields the ``sc://`` address it printed. It is stopped
+    as a user stops it (SIGINT), and killed if it has not ended 60 s later."""
     server = subprocess.Popen(
-        [STEDI, "serve", "--idle", "5"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [STEDI, "serve", *argv],
+        env=environment or child_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
-    deadline = time.monotonic() + 60
-    while not Path(environment["STEDI_SOCKET"]).is_socket():
-        if server.poll() is not None or time.monotonic() > deadline:
+    try:
+        address = _first_address(server, seconds)
+        yield address
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
             server.kill()
-            raise AssertionError(f"the server did not listen: {server.communicate()}")
-        time.sleep(0.05)
-    return server
+            server.wait()
+
+
+def _first_address(server: subprocess.Popen[str], seconds: float) -> str:
+    """The first ``sc://`` line ``server`` prints, within ``seconds``."""
+    assert server.stdout is not None
+    ready = selectors.DefaultSelector()
+    ready.register(server.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready.select(timeout=1.0):
+            line = server.stdout.readline()
+            if line.startswith("sc://"):
+                return line.strip()
+            if not line and server.poll() is not None:
+                break
+    raise AssertionError(f"stedi serve did not listen within {seconds:g} s (exit {server.poll()})")

@@ -28,7 +28,7 @@ from stedi_transforms.verify import count_tables
 from tests.compare import assert_same_tables
 from tests.conftest import only_on
 from tests.landing_sets import T, reading, write_files
-from tests.processes import STEDI, child_environment, start_stedi_server
+from tests.processes import STEDI, child_environment, stedi_serve
 
 LAKE_TABLES = (*INGESTED_TABLES, *OUTPUT_TABLES)
 
@@ -291,20 +291,14 @@ def test_the_engines_share_a_delta_lake_both_ways_and_agree_after_an_incremental
     landing = tmp_path / "landing"
     write_files(landing, NEW_ROWS_FIRST)
     lake = Lake(str(tmp_path / "lake"), "delta")
-    environment = child_environment(STEDI_SOCKET=str(tmp_path / "sail.sock"), STEDI_SERVER="use")
-    server = start_stedi_server(environment)  # Sail's commands below are served by one server: Sail starts once
-    try:
-        _share_both_ways(spark, tmp_path, landing, lake, environment)
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
+    with stedi_serve("--engine", "sail") as address:  # Sail's commands below run in one server: Sail starts once
+        _share_both_ways(spark, tmp_path, landing, lake, address)
 
 
-def _share_both_ways(
-    spark: SparkSession, tmp_path: Path, landing: Path, lake: Lake, environment: dict[str, str]
-) -> None:
+def _share_both_ways(spark: SparkSession, tmp_path: Path, landing: Path, lake: Lake, address: str) -> None:
     def sail(*argv: str) -> subprocess.CompletedProcess[str]:
-        command = [STEDI, *argv, "--engine", "sail"]
+        command = [STEDI, *argv, "--remote", address]
+        environment = child_environment()
         return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
 
     assert sail("run", "--landing", str(landing), "--lake", lake.root).returncode == 0
