@@ -1,14 +1,18 @@
-"""The benchmark's machinery at a tiny scale, and its two references checked against the library's tables."""
+"""The benchmark's machinery at a tiny scale, its memory measurement on small processes of known size, and its two
+references checked against the library's tables."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
+import psutil
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from benchmarks import bench_run
+from benchmarks import bench_run, high_water
 from benchmarks.duckdb_reference import run_duckdb
 from benchmarks.naive import run_naive
 from stedi_transforms.generate import Plan, generate
@@ -22,6 +26,7 @@ from stedi_transforms.lake import (
 )
 from stedi_transforms.pipeline import run
 from tests.conftest import only_on
+from tests.processes import child_environment
 
 REFERENCE_TABLES = (
     CUSTOMER_TRUSTED,
@@ -89,3 +94,81 @@ def test_the_benchmark_measures_every_process_at_a_tiny_scale(tmp_path: Path) ->
     for kind in bench_run.MEASURED:
         assert 0 < rows[0][kind]["seconds"] < 60
         assert 20 < rows[0][kind]["peak_mb"] < 4_000  # a Python process at least, a machine's memory at most
+
+
+def children() -> set[int]:
+    return {child.pid for child in psutil.Process().children()}
+
+
+# A process that allocates MiB (its first argument) and holds them for seconds (its second), then ends.
+ALLOCATE = "import sys, time; block = b'x' * (int(sys.argv[1]) << 20); time.sleep(float(sys.argv[2]))"
+
+
+def test_a_command_counts_the_peak_of_each_of_its_processes_even_one_that_outlives_it(tmp_path: Path) -> None:
+    # The command holds 64 MiB while it starts a child, and ends without waiting for it; only then does the
+    # child, by now an orphan, allocate 256 MiB and hold them for a moment. Watching the command's process tree
+    # until the command ends, or waiting for the command's process alone, sees none of the child's memory.
+    command = (
+        "import subprocess, sys; held = b'x' * (64 << 20); "
+        f"subprocess.Popen([sys.executable, '-c', {ALLOCATE!r}, '256', '1.5'])"
+    )
+    before = children()
+
+    measured = high_water.measure([sys.executable, "-c", command], child_environment(), tmp_path)
+
+    # Both processes at their peaks, with the few MiB of each Python interpreter itself.
+    assert 64 + 256 + 2 * 5 <= measured.peak_mb <= 64 + 256 + 2 * 40
+    assert measured.seconds < 1.5  # the command's own time: its user does not wait for the child
+    assert children() == before  # the child reaped
+
+
+# A stand-in for `stedi serve`: it reaches 384 MiB while it starts, frees them and prints its address. Its helper
+# process waits for a file `go` in the folder it is given, then reaches 160 MiB for a moment, frees them and
+# writes `done`; it ends with the server (when its stdin closes).
+HELPER = """\
+import pathlib, sys, time
+folder = pathlib.Path(sys.argv[1])
+while not (folder / "go").exists():
+    time.sleep(0.01)
+block = b"x" * (160 << 20)
+del block
+(folder / "done").touch()
+sys.stdin.read()
+"""
+SERVER = f"""\
+import subprocess, sys
+block = b"x" * (384 << 20)
+del block
+helper = subprocess.Popen([sys.executable, "-c", {HELPER!r}, sys.argv[1]], stdin=subprocess.PIPE)
+print("sc://127.0.0.1:1", flush=True)
+helper.wait()
+"""
+CLIENT = """\
+import pathlib, sys, time
+folder = pathlib.Path(sys.argv[1])
+(folder / "go").touch()
+while not (folder / "done").exists():
+    time.sleep(0.01)
+"""
+
+
+def test_a_command_through_a_warm_server_counts_the_servers_processes_peaks_while_it_ran(tmp_path: Path) -> None:
+    before = children()
+    environment = child_environment()
+    with high_water.local_server([sys.executable, "-c", SERVER, str(tmp_path)], environment, tmp_path) as server:
+        assert server.address == "sc://127.0.0.1:1"
+        measured = high_water.measure([sys.executable, "-c", CLIENT, str(tmp_path)], environment, tmp_path, server)
+
+    # The helper's 160 MiB and three interpreters; not the 384 MiB the server reached before the command.
+    assert 160 + 3 * 5 <= measured.peak_mb <= 160 + 3 * 40
+    assert children() == before  # the server stopped, and its helper reaped
+
+
+def test_a_command_that_leaves_a_process_running_fails(tmp_path: Path) -> None:
+    command = f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {ALLOCATE!r}, '1', '60'])"
+    before = children()
+
+    with pytest.raises(RuntimeError, match=r"left processes \[\d+\] running 0.5 s after it"):
+        high_water.measure([sys.executable, "-c", command], child_environment(), tmp_path, orphans_within=0.5)
+
+    assert children() == before  # killed and reaped
