@@ -3,6 +3,7 @@ references checked against the library's tables."""
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import psutil
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
+from rich.console import Console
 
 from benchmarks import bench_run, high_water
 from benchmarks.duckdb_reference import run_duckdb
@@ -94,6 +96,43 @@ def test_the_benchmark_measures_every_process_at_a_tiny_scale(tmp_path: Path) ->
     for kind in bench_run.MEASURED:
         assert 0 < rows[0][kind]["seconds"] < 60
         assert 20 < rows[0][kind]["peak_mb"] < 4_000  # a Python process at least, a machine's memory at most
+
+
+def test_the_table_shows_every_figure_and_a_dash_for_runs_left_out() -> None:
+    def figures(seconds: float, peak_mb: float) -> dict[str, float]:
+        return {"seconds": seconds, "peak_mb": peak_mb}
+
+    row = {"data": "scale 1", "lines": 110_192, "format": "delta", "duckdb": figures(0.31, 1_107)}
+    rows = [
+        row
+        | {
+            "engine": "sail",
+            "stedi_run": figures(1.26, 436),
+            "incremental": figures(0.94, 299),
+            "remote": figures(0.61, 702),
+            "remote_incremental": figures(0.2, 650),
+            "naive": figures(1.1, 316),
+        },
+        row
+        | {
+            "engine": "spark",
+            "stedi_run": figures(17.94, 1_716),
+            "incremental": figures(14.5, 1_690),
+            "remote": None,  # --no-remote
+            "remote_incremental": None,
+            "naive": figures(18.1, 1_103),
+        },
+    ]
+    printed = io.StringIO()
+    bench_run.print_table(rows, Console(file=printed, width=150))
+    assert printed.getvalue() == (
+        "data       lines  engine         stedi run s     MB  +1 file s     MB  remote s   MB  +1 remote s   MB  "
+        "naive read s     MB  DuckDB s     MB\n"
+        "scale 1  110,192  sail (delta)           1.3    436        0.9    299       0.6  702          0.2  650  "
+        "         1.1    316       0.3  1,107\n"
+        "scale 1  110,192  spark (delta)         17.9  1,716       14.5  1,690         -    -            -    -  "
+        "        18.1  1,103       0.3  1,107\n"
+    )
 
 
 def children() -> set[int]:
