@@ -29,8 +29,9 @@ therefore counts in full, and so does whatever it adds for the command. ``VmHWM`
 nothing else. A server process that started and ended within the command is not counted.
 
 A sum of per-process peaks is an upper bound of the peak those processes reached together, because they need not
-reach their peaks at the same moment. The bound does not hold inside a family counted at its largest member, which
-is where classic Spark's Python workers are. Figures are in MiB (shown as MB).
+reach their peaks at the same moment, and because a resident set counts shared pages (libraries, and a forked
+child's pages that are still its parent's) in every process that maps them. The bound does not hold inside a family
+counted at its largest member, which is where classic Spark's Python workers are. Figures are in MiB (shown as MB).
 """
 
 from __future__ import annotations
