@@ -1,16 +1,22 @@
 """`make bench`: how the cost of `stedi run` grows with the data, beside a naive read and DuckDB on the same files.
 
-    .venv/bin/python -m benchmarks.bench_run [--scales 1 10 100] [--engines sail spark] [--no-real] [--repeat N]
+    .venv/bin/python -m benchmarks.bench_run [--scales 1 10 100] [--engines sail spark] [--no-real] [--no-remote]
+                                             [--repeat N]
 
-Landing sets are generated once per scale (seed 0) under ``benchmarks/data/`` and reused; the real STEDI data joins
-them when $STEDI_LANDING or ../shared/stedi-landing exists. For each set and each engine of RUNS, these processes
-run on the same files, each measured for wall time and peak memory (the RSS of its whole process tree, with the
-server it runs in): `stedi run` as a user runs it, into a fresh lake from a cold start (no server: it starts one);
-`stedi run` again into that lake once one small new file has landed (the incremental run, run by that server); the
-same two runs alone (``STEDI_SERVER=off``: each process starts its own engine and ends with it); the naive
-reference on the same engine and format (:mod:`benchmarks.naive`); and DuckDB (:mod:`benchmarks.duckdb_reference`,
-once per set). The table goes to the terminal, the figures to
-``benchmarks/results.json``.
+Landing sets are generated once per scale (seed 0) under ``benchmarks/data/`` and reused. The real STEDI data joins
+them when $STEDI_LANDING or ../shared/stedi-landing exists. For each set and each engine of RUNS these commands run
+on the same files, each one in a cold process of its own, as a user runs it:
+
+- `stedi run` into a fresh lake. The process starts its engine and ends with it.
+- The same after one small new file has landed in that lake's landing folder: the incremental run.
+- Both again through ``--remote`` to a warm local server (``stedi serve --engine E``), started once for the set and
+  engine and stopped after. Each run goes into a fresh lake of its own.
+- The naive reference on the same engine and format (:mod:`benchmarks.naive`).
+- DuckDB (:mod:`benchmarks.duckdb_reference`), once per set.
+
+Each command is measured for wall time and for memory as the kernel's high-water marks: of every process it uses,
+and of the warm server's processes while it runs. :mod:`benchmarks.high_water` says exactly what is summed. The
+table goes to the terminal and the figures to ``benchmarks/results.json``.
 """
 
 from __future__ import annotations
@@ -20,28 +26,31 @@ import json
 import os
 import platform
 import shutil
+import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import psutil
 from rich.console import Console
 from rich.table import Column, Table
 
+from benchmarks.high_water import LocalServer, Measurement, local_server, measure
 from stedi_transforms.generate import Plan, generate, read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = "real"
-MEASURED = ("stedi_run", "incremental", "alone", "alone_incremental", "naive", "duckdb")
-"""The processes measured on each landing set, in the table's order."""
+MEASURED = ("stedi_run", "incremental", "remote", "remote_incremental", "naive", "duckdb")
+"""The commands measured on each landing set, in the table's order."""
+ENGINE_CHOICE = ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")
+"""Variables that send PySpark to a Spark Connect server, left out of the commands' environment."""
+REMOTE = ("remote", "remote_incremental")
+"""The ones that run through a warm local server (left out by ``--no-remote``)."""
 
 
 @dataclass(frozen=True)
@@ -55,92 +64,20 @@ class EngineRun:
 
 
 RUNS = (
-    EngineRun("sail", "delta", scales=(1, 10, 100)),
-    EngineRun("spark", "delta", scales=(1, 10)),
+    EngineRun("sail", "delta", scales=(1, 10, 100, 1000)),
+    EngineRun("spark", "delta", scales=(1, 10, 100)),
 )
 NEW_FILE_LINES = 200
 """The small file that lands before the incremental run: this many new accelerometer readings."""
 NEW_FILE_FOLDER = Path("accelerometer", "landing", "2026")
 
 
-@dataclass(frozen=True)
-class Measurement:
-    seconds: float
-    peak_mb: float
-
-
-@dataclass(frozen=True)
-class Expect:
-    """What a measured process's stderr must say (``said``) and must not (``unsaid``), so that a figure measures
-    what its column claims: a cold start, or a command a server ran."""
-
-    said: bytes | None = None
-    unsaid: tuple[bytes, ...] = ()
-
-
-COLD = Expect(said=b"stedi: starting a server", unsaid=(b"stedi: not served",))
-WARM = Expect(unsaid=(b"stedi: starting a server", b"stedi: not served"))
-
-
-def measure(
-    argv: Sequence[str], environment: dict[str, str], expect: Expect = Expect(), server: psutil.Process | None = None
+def measure_median(
+    argvs: Sequence[Sequence[str]], environment: dict[str, str], server: LocalServer | None = None
 ) -> Measurement:
-    """Run ``argv`` to its end; its wall time and the peak of the summed RSS of it and all its children (the
-    server it starts among them), and of ``server``."""
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as errors:
-        process = psutil.Popen(argv, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=errors)
-        peak = 0
-        while process.poll() is None:
-            peak = max(peak, _tree_rss(process) + (_tree_rss(server) if server else 0))
-            time.sleep(0.02)
-        seconds = time.perf_counter() - started
-        errors.seek(0)
-        said = errors.read()
-        if (
-            process.returncode != 0
-            or (expect.said is not None and expect.said not in said)
-            or any(text in said for text in expect.unsaid)
-        ):
-            raise _failure(process, errors)
-    return Measurement(round(seconds, 2), round(peak / 2**20))
-
-
-def _tree_rss(process: psutil.Process) -> int:
-    total = 0
-    try:
-        for member in [process, *process.children(recursive=True)]:
-            total += member.memory_info().rss
-    except psutil.Error:  # a member ended while we looked
-        pass
-    return total
-
-
-def running_server(socket_file: Path) -> psutil.Process:
-    """The server listening on ``socket_file`` (its pid is in the lock file beside it)."""
-    return psutil.Process(int(socket_file.with_suffix(".lock").read_text()))
-
-
-def stop_server(environment: dict[str, str]) -> None:
-    """Stop the server listening where ``environment`` says, if one does, and wait until it has ended."""
-    socket_file = Path(environment["STEDI_SOCKET"])
-    if not socket_file.is_socket():
-        return
-    server = running_server(socket_file)
-    stedi = str(Path(sys.executable).with_name("stedi"))
-    subprocess.run([stedi, "serve", "--stop"], env=environment, check=True, capture_output=True)
-    server.wait(timeout=120)
-
-
-def _failure(process: psutil.Popen, errors: IO[bytes]) -> RuntimeError:
-    """A measured process that ended badly, or did not say what it had to, with the end of its stderr."""
-    errors.seek(0)
-    tail = errors.read().decode(errors="replace")[-2_000:]
-    return RuntimeError(f"{' '.join(process.args)} exited {process.returncode}:\n{tail}")
-
-
-def measure_median(argv: Sequence[str], environment: dict[str, str], repeat: int) -> Measurement:
-    return median([measure(argv, environment) for _ in range(repeat)])
+    """Each of ``argvs`` measured in turn (through ``server``'s processes, if given): the median time and the
+    largest peak."""
+    return median([measure(argv, environment, ROOT, server) for argv in argvs])
 
 
 def median(runs: Sequence[Measurement]) -> Measurement:
@@ -199,48 +136,55 @@ def landing_sets(runs: Sequence[EngineRun], data: Path, real: Path | None) -> li
     return sets + [LandingSet(f"scale {scale:g}", landing_set(data, scale), scale) for scale in scales]
 
 
-def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) -> list[dict[str, Any]]:
-    """One row per (landing set, engine): `stedi run` and the naive reference, with DuckDB's figures for the set."""
+def free_port() -> int:
+    """A loopback port no one listens on (as of now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def bench(
+    runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int, remote: bool = True
+) -> list[dict[str, Any]]:
+    """One row per (landing set, engine): `stedi run` cold, then through a warm local server, and the naive
+    reference, with DuckDB's figures for the set. Without ``remote`` no server is started and its figures are
+    None."""
     python, stedi = sys.executable, str(Path(sys.executable).with_name("stedi"))
+    # Cold runs start their own engine, whatever Spark Connect server the bench's own environment may name.
+    environment = {name: value for name, value in os.environ.items() if name not in ENGINE_CHOICE}
     rows = []
-    alone = os.environ | {"STEDI_SERVER": "off"}
     for landing in sets:
         wanted = [run for run in runs if landing.wanted_by(run)]
         if not wanted:
             continue
         lines = count_lines(landing.path)
         with tempfile.TemporaryDirectory() as scratch:
-            duckdb = measure_median(
-                [python, "-m", "benchmarks.duckdb_reference", "--landing", str(landing.path), "--out", scratch],
-                alone,
-                repeat,
-            )
+            duckdb_reference = [python, "-m", "benchmarks.duckdb_reference", "--landing", str(landing.path)]
+            duckdb = measure_median([[*duckdb_reference, "--out", scratch]] * repeat, environment)
         for run in wanted:
             print(f"{landing.name}: {run.engine} ({run.table_format})", file=sys.stderr, flush=True)
             load = os.getloadavg()[0]
             with tempfile.TemporaryDirectory() as scratch:
                 own = Path(scratch) / "landing"  # hard links: the new file lands in this copy only
                 shutil.copytree(landing.path, own, copy_function=os.link)
-                options = ["--landing", str(own), "--engine", run.engine, "--format", run.table_format]
-                lakes = [[stedi, "run", "--lake", f"{scratch}/lake-{i}", *options] for i in range(repeat)]
-                alone_lakes = [[stedi, "run", "--lake", f"{scratch}/alone-{i}", *options] for i in range(repeat)]
-                by_default = alone | {"STEDI_SOCKET": f"{scratch}/server/stedi.sock", "STEDI_SERVER": "auto"}
-                stedi_alone = median([measure(argv, alone) for argv in alone_lakes])
-                stedi_run = []
-                try:
-                    for argv in lakes:  # each from a cold start: the run starts the server
-                        stop_server(by_default)
-                        stedi_run.append(measure(argv, by_default, COLD))
+                options = ["--landing", str(own), "--format", run.table_format]
+                local = [*options, "--engine", run.engine]  # through --remote, the engine is the server's
+                cold = [[stedi, "run", "--lake", f"{scratch}/lake-{i}", *local] for i in range(repeat)]
+                warm = [[stedi, "run", "--lake", f"{scratch}/remote-{i}", *options] for i in range(repeat)]
+                stedi_run = measure_median(cold, environment)
+                served: dict[str, dict[str, float] | None] = dict.fromkeys(REMOTE)
+                if remote:
+                    serve = [stedi, "serve", "--engine", run.engine, "--port", str(free_port())]
+                    with local_server(serve, environment, ROOT) as server:
+                        through = [[*argv, "--remote", server.address] for argv in warm]
+                        served["remote"] = asdict(measure_median(through, environment, server))
+                        add_new_file(own)
+                        served["remote_incremental"] = asdict(measure_median(through, environment, server))
+                else:
                     add_new_file(own)
-                    # each fresh lake then takes the new file, in the server the last full run started
-                    server = running_server(Path(by_default["STEDI_SOCKET"]))
-                    incremental = median([measure(argv, by_default, WARM, server) for argv in lakes])
-                finally:
-                    stop_server(by_default)
-                incremental_alone = median([measure(argv, alone) for argv in alone_lakes])
-                naive = measure_median(
-                    [python, "-m", "benchmarks.naive", "--lake", f"{scratch}/naive", *options], alone, repeat
-                )
+                incremental = measure_median(cold, environment)
+                naive_reference = [python, "-m", "benchmarks.naive", "--lake", f"{scratch}/naive", *local]
+                naive = measure_median([naive_reference] * repeat, environment)
             rows.append(
                 {
                     "load_average_before": round(load, 2),  # other work on the machine skews the figures
@@ -248,10 +192,9 @@ def bench(runs: Sequence[EngineRun], sets: Sequence[LandingSet], repeat: int) ->
                     "lines": lines,
                     "engine": run.engine,
                     "format": run.table_format,
-                    "stedi_run": asdict(median(stedi_run)),
+                    "stedi_run": asdict(stedi_run),
                     "incremental": asdict(incremental),
-                    "alone": asdict(stedi_alone),
-                    "alone_incremental": asdict(incremental_alone),
+                    **served,
                     "naive": asdict(naive),
                     "duckdb": asdict(duckdb),
                 }
@@ -268,9 +211,9 @@ def print_table(rows: Sequence[dict[str, Any]], console: Console) -> None:
             "MB",
             "+1 file s",
             "MB",
-            "alone s",
+            "remote s",
             "MB",
-            "+1 alone s",
+            "+1 remote s",
             "MB",
             "naive read s",
             "MB",
@@ -281,7 +224,9 @@ def print_table(rows: Sequence[dict[str, Any]], console: Console) -> None:
     table = Table("data", lines, "engine", *measured, box=None, pad_edge=False)
     for row in rows:
         figures = [
-            f"{row[kind][name]:,.{digits}f}" for kind in MEASURED for name, digits in (("seconds", 1), ("peak_mb", 0))
+            "-" if row[kind] is None else f"{row[kind][name]:,.{digits}f}"
+            for kind in MEASURED
+            for name, digits in (("seconds", 1), ("peak_mb", 0))
         ]
         table.add_row(row["data"], f"{row['lines']:,}", f"{row['engine']} ({row['format']})", *figures)
     console.print(table)
@@ -292,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scales", type=float, nargs="+", help="only these scales (default: those of RUNS)")
     parser.add_argument("--engines", nargs="+", help="only these engines (default: those of RUNS)")
     parser.add_argument("--no-real", action="store_true", help="leave out the real data even when it is there")
+    parser.add_argument("--no-remote", action="store_true", help="leave out the runs through a warm local server")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the median time is shown")
     parser.add_argument("--data", type=Path, default=ROOT / "benchmarks" / "data", help="generated landing sets")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json", help="where to write")
@@ -302,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = [replace(run, scales=tuple(args.scales)) for run in runs]
     started = datetime.now(UTC)
     load = os.getloadavg()[0]
-    rows = bench(runs, landing_sets(runs, args.data, None if args.no_real else real_landing()), args.repeat)
+    sets = landing_sets(runs, args.data, None if args.no_real else real_landing())
+    rows = bench(runs, sets, args.repeat, remote=not args.no_remote)
     print_table(rows, Console(width=150))
     report = {
         "measured_at": started.isoformat(timespec="seconds"),
@@ -313,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             **{package: metadata.version(package) for package in ("pysail", "pyspark", "duckdb")},
         },
         "repeat": args.repeat,
+        "memory": "MiB: the sum of the kernel's high-water marks of a command's processes (benchmarks/high_water.py)",
         "rows": rows,
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
