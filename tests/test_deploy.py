@@ -1,5 +1,6 @@
 """`stedi glue deploy | run | teardown` against moto's S3 and Glue: exactly the right resources and job parameters,
-a run in dependency order that stops at the first failure, and a teardown that leaves the account as it was."""
+a run in dependency order that stops at the first failure, a teardown that leaves the account as it was, and two
+deployments side by side that each touch only their own."""
 
 from __future__ import annotations
 
@@ -13,17 +14,20 @@ import pytest
 from moto import mock_aws
 
 from stedi_transforms.cli import main
-from stedi_transforms.deploy import DELTA_CONF, DeployError, GlueSettings, deploy, run_jobs
+from stedi_transforms.deploy import DELTA_CONF, DeployError, GlueSettings, deploy, run_jobs, teardown
 
 BUCKET = "stedi-lake"
+OTHER = "stedi-other"
 ROLE = "arn:aws:iam::123456789012:role/stedi-glue"
-JOBS = [
+PIPELINE = [
     "customer_landing_to_trusted",
     "accelerometer_landing_to_trusted",
     "customer_trusted_to_curated",
     "step_trainer_trusted",
     "machine_learning_curated",
 ]
+JOBS = [f"{BUCKET}-{job}" for job in PIPELINE]  # a deployment's jobs carry its name: by default, its bucket
+TAG = {"stedi:deployment": BUCKET}
 
 
 @pytest.fixture
@@ -43,8 +47,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
         monkeypatch.setenv(name, value)
     with mock_aws():
         s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_object(Bucket=BUCKET, Key="customer/landing/customer-1.json", Body=b"{}\n")
+        for bucket in (BUCKET, OTHER):
+            s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key="customer/landing/customer-1.json", Body=b"{}\n")
         yield s3, boto3.client("glue")
 
 
@@ -53,16 +58,47 @@ def stedi(*argv: str) -> tuple[int, str]:
     return main(list(argv), out=out), out.getvalue()
 
 
-def keys(s3: Any) -> list[str]:
-    return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+def keys(s3: Any, bucket: str = BUCKET) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def account(s3: Any, glue: Any) -> dict[str, Any]:
+    """Everything deploy may touch: both buckets' keys, every database with its tables' locations, every job's lake."""
+    databases = [database["Name"] for database in glue.get_databases()["DatabaseList"]]
+    return {
+        "keys": {bucket: keys(s3, bucket) for bucket in (BUCKET, OTHER)},
+        "tables": {
+            database: sorted(
+                (table["Name"], table["StorageDescriptor"]["Location"])
+                for table in glue.get_tables(DatabaseName=database)["TableList"]
+            )
+            for database in databases
+        },
+        "jobs": sorted(
+            (name, glue.get_job(JobName=name)["Job"]["DefaultArguments"].get("--LAKE"))
+            for name in glue.list_jobs()["JobNames"]
+        ),
+    }
+
+
+def landing_tables(database: str, bucket: str) -> list[tuple[str, str]]:
+    return [
+        (f"{source}_landing", f"s3://{bucket}/{source}/landing/")
+        for source in ("accelerometer", "customer", "step_trainer")
+    ]
+
+
+def deployed_jobs(name: str, bucket: str) -> list[tuple[str, str]]:
+    return sorted((f"{name}-{job}", f"s3://{bucket}") for job in PIPELINE)
 
 
 def test_a_dry_run_prints_the_whole_plan_and_touches_nothing(wheel: Path) -> None:
     code, out = stedi("glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel), "--dry-run")
     lines = out.splitlines()
     assert code == 0
-    assert lines[0] == f"upload   {wheel.name} → s3://{BUCKET}/glue/{wheel.name}"
-    assert lines[1:6] == [f"upload   {job}.py → s3://{BUCKET}/glue/jobs/{job}.py" for job in JOBS]
+    assert lines[0] == f"upload   {wheel.name} → s3://{BUCKET}/glue/{BUCKET}/{wheel.name}"
+    assert lines[1:6] == [f"upload   {job}.py → s3://{BUCKET}/glue/{BUCKET}/jobs/{job}.py" for job in PIPELINE]
     assert lines[6] == "database stedi (create or update)"
     assert lines[7:10] == [
         f"table    stedi.{source}_landing → s3://{BUCKET}/{source}/landing/"
@@ -77,7 +113,8 @@ def test_deploy_creates_exactly_the_resources(aws: tuple[Any, Any], wheel: Path)
     code, _ = stedi("glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel), "--format", "delta")
     assert code == 0
     assert keys(s3) == sorted(
-        ["customer/landing/customer-1.json", f"glue/{wheel.name}"] + [f"glue/jobs/{job}.py" for job in JOBS]
+        ["customer/landing/customer-1.json", f"glue/{BUCKET}/{wheel.name}"]
+        + [f"glue/{BUCKET}/jobs/{job}.py" for job in PIPELINE]
     )
     tables = {table["Name"]: table for table in glue.get_tables(DatabaseName="stedi")["TableList"]}
     assert sorted(tables) == ["accelerometer_landing", "customer_landing", "step_trainer_landing"]
@@ -88,11 +125,11 @@ def test_deploy_creates_exactly_the_resources(aws: tuple[Any, Any], wheel: Path)
         {"Name": "y", "Type": "double"},
         {"Name": "z", "Type": "double"},
     ]
-    job = glue.get_job(JobName="machine_learning_curated")["Job"]
+    job = glue.get_job(JobName=f"{BUCKET}-machine_learning_curated")["Job"]
     assert job["GlueVersion"] == "6.0"
-    assert job["Command"]["ScriptLocation"] == f"s3://{BUCKET}/glue/jobs/machine_learning_curated.py"
+    assert job["Command"]["ScriptLocation"] == f"s3://{BUCKET}/glue/{BUCKET}/jobs/machine_learning_curated.py"
     assert job["DefaultArguments"] == {
-        "--additional-python-modules": f"s3://{BUCKET}/glue/{wheel.name}",
+        "--additional-python-modules": f"s3://{BUCKET}/glue/{BUCKET}/{wheel.name}",
         "--LAKE": f"s3://{BUCKET}",
         "--DATABASE": "stedi",
         "--FORMAT": "delta",
@@ -122,7 +159,7 @@ def test_deploy_twice_updates_in_place(aws: tuple[Any, Any], wheel: Path) -> Non
         "glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel), "--glue-version", "5.1"
     )
     assert code == 0
-    assert glue.get_job(JobName="customer_landing_to_trusted")["Job"]["GlueVersion"] == "5.1"
+    assert glue.get_job(JobName=JOBS[0])["Job"]["GlueVersion"] == "5.1"
     assert len(glue.get_tables(DatabaseName="stedi")["TableList"]) == 3
 
 
@@ -191,7 +228,7 @@ def test_run_stops_at_the_first_failure_with_its_message(aws: tuple[Any, Any], w
     stedi("glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel))
     failing = FailingSecondJob(glue)
     with pytest.raises(DeployError, match=f"job {JOBS[1]} failed: AnalysisException: Path does not exist"):
-        run_jobs(failing, poll_seconds=0)
+        run_jobs(failing, GlueSettings(BUCKET, ROLE), poll_seconds=0)
     assert failing.started == JOBS[:2]
 
 
@@ -217,3 +254,146 @@ def test_teardown_keeps_zone_outputs_unless_asked(aws: tuple[Any, Any], wheel: P
 def test_settings_refuse_an_unknown_glue_version() -> None:
     with pytest.raises(ValueError, match=r"unknown Glue version '4\.0'"):
         GlueSettings(BUCKET, ROLE, glue_version="4.0")
+
+
+def test_two_deployments_side_by_side_each_tear_down_only_their_own(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    assert stedi("glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel))[0] == 0
+    code, _ = stedi(
+        "glue", "deploy", "--bucket", OTHER, "--role", ROLE, "--wheel", str(wheel), "--database", "stedi_other"
+    )
+    assert code == 0
+    artifacts = sorted([f"glue/{OTHER}/{wheel.name}"] + [f"glue/{OTHER}/jobs/{job}.py" for job in PIPELINE])
+    other = {
+        "keys": {BUCKET: ["customer/landing/customer-1.json"], OTHER: ["customer/landing/customer-1.json", *artifacts]},
+        "tables": {"stedi_other": landing_tables("stedi_other", OTHER)},
+        "jobs": deployed_jobs(OTHER, OTHER),
+    }
+    both = {
+        "keys": {
+            BUCKET: sorted(
+                ["customer/landing/customer-1.json", f"glue/{BUCKET}/{wheel.name}"]
+                + [f"glue/{BUCKET}/jobs/{job}.py" for job in PIPELINE]
+            ),
+            OTHER: other["keys"][OTHER],
+        },
+        "tables": {"stedi": landing_tables("stedi", BUCKET), **other["tables"]},
+        "jobs": sorted(deployed_jobs(BUCKET, BUCKET) + deployed_jobs(OTHER, OTHER)),
+    }
+    assert account(s3, glue) == both
+    assert stedi("glue", "teardown", "--bucket", BUCKET, "--outputs")[0] == 0
+    assert account(s3, glue) == other
+
+
+def test_a_deployment_named_apart_from_its_bucket(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    code, _ = stedi(
+        "glue", "deploy", "--bucket", BUCKET, "--name", "stedi-test", "--role", ROLE, "--wheel", str(wheel),
+        "--database", "stedi_test",
+    )  # fmt: skip
+    assert code == 0
+    assert account(s3, glue)["jobs"] == deployed_jobs("stedi-test", BUCKET)
+    assert [
+        line.split() for line in stedi("glue", "run", "--bucket", BUCKET, "--name", "stedi-test")[1].splitlines()
+    ] == [[f"stedi-test-{job}", "SUCCEEDED"] for job in PIPELINE]
+    stedi("glue", "teardown", "--bucket", BUCKET, "--name", "stedi-test")
+    assert account(s3, glue) == {
+        "keys": {bucket: ["customer/landing/customer-1.json"] for bucket in (BUCKET, OTHER)},
+        "tables": {},
+        "jobs": [],
+    }
+
+
+def test_deploy_refuses_a_database_another_deployment_owns(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    stedi("glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel))
+    before = account(s3, glue)
+    code, _ = stedi("glue", "deploy", "--bucket", OTHER, "--role", ROLE, "--wheel", str(wheel))
+    assert code == 2
+    assert account(s3, glue) == before
+
+
+def test_the_refusal_is_one_line_naming_the_owner_and_the_way_out(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    deploy(GlueSettings(BUCKET, ROLE), wheel, s3, glue)
+    with pytest.raises(DeployError) as refused:
+        deploy(GlueSettings(OTHER, ROLE), wheel, s3, glue)
+    assert str(refused.value) == (
+        f"database stedi belongs to deployment {BUCKET}; give deployment {OTHER} its own with --database"
+    )
+
+
+def test_teardown_keeps_a_database_it_did_not_create_and_what_others_made(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    glue.create_database(DatabaseInput={"Name": "stedi"})
+    glue.create_table(
+        DatabaseName="stedi",
+        TableInput={"Name": "sales", "StorageDescriptor": {"Location": "s3://sales/"}},
+    )
+    glue.create_job(Name="customer_landing_to_trusted", Role=ROLE, Command={"Name": "glueetl"})
+    before = account(s3, glue)
+    assert stedi("glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel))[0] == 0
+    assert account(s3, glue)["tables"]["stedi"] == sorted([("sales", "s3://sales/"), *landing_tables("stedi", BUCKET)])
+    code, out = stedi("glue", "teardown", "--bucket", BUCKET)
+    assert code == 0
+    assert account(s3, glue) == before
+    assert "kept     database stedi (not created by this deployment)" in out.splitlines()
+
+
+class S3RefusingLargeDeletes:
+    """moto's S3, except that a delete of more than 1,000 keys fails as it does in S3 (moto takes any number)."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+        self.batches: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+    def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+        if len(Delete["Objects"]) > 1000:
+            raise self.s3.exceptions.ClientError(
+                {"Error": {"Code": "MalformedXML", "Message": "more than 1000 keys"}}, "DeleteObjects"
+            )
+        self.batches.append(len(Delete["Objects"]))
+        result: dict[str, Any] = self.s3.delete_objects(Bucket=Bucket, Delete=Delete)
+        return result
+
+
+def test_teardown_deletes_more_than_a_thousand_objects_in_batches(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    deploy(GlueSettings(BUCKET, ROLE), wheel, s3, glue)
+    for part in range(1001):
+        s3.put_object(Bucket=BUCKET, Key=f"customer/trusted/part-{part:04}.json", Body=b"{}\n")
+    refusing = S3RefusingLargeDeletes(s3)
+    removed = teardown(GlueSettings(BUCKET, ROLE), refusing, glue, outputs=True)
+    assert keys(s3) == ["customer/landing/customer-1.json"]
+    assert refusing.batches == [6, 1000, 1]  # the artifacts, then the trusted customers' 1,001 parts
+    assert f"removed s3://{BUCKET}/customer/trusted/ (1001 objects)" in removed
+
+
+def test_a_teardown_dry_run_shows_what_it_would_remove_and_touches_nothing(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    stedi("glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel))
+    stedi("glue", "deploy", "--bucket", OTHER, "--role", ROLE, "--wheel", str(wheel), "--database", "stedi_other")
+    s3.put_object(Bucket=BUCKET, Key="customer/trusted/part-0.json", Body=b"{}\n")
+    before = account(s3, glue)
+    code, out = stedi("glue", "teardown", "--bucket", BUCKET, "--outputs", "--dry-run")
+    assert code == 0
+    assert account(s3, glue) == before
+    assert out.splitlines() == [
+        *[f"would remove job      {job}" for job in JOBS],
+        *[f"would remove table    stedi.{source}_landing" for source in ("customer", "accelerometer", "step_trainer")],
+        "would remove database stedi",
+        f"would remove s3://{BUCKET}/glue/{BUCKET}/ (6 objects)",
+        f"would remove s3://{BUCKET}/customer/trusted/ (1 objects)",
+    ]
+
+
+def test_deploy_refuses_a_job_of_its_name_that_it_did_not_make(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    glue.create_job(Name=JOBS[2], Role=ROLE, Command={"Name": "glueetl"}, DefaultArguments={"--LAKE": "s3://elsewhere"})
+    before = account(s3, glue)
+    with pytest.raises(DeployError, match=f"^job {JOBS[2]} exists without the tag stedi:deployment={BUCKET}; "):
+        deploy(GlueSettings(BUCKET, ROLE), wheel, s3, glue)
+    assert account(s3, glue) == before
