@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from stedi_transforms.cli_lake import UsageError, add_option_arguments, options_of
 from stedi_transforms.deploy import GLUE_VERSIONS, GlueSettings, deploy, plan, run_jobs, teardown
-from stedi_transforms.glue import GLUE_FORMATS
+from stedi_transforms.glue import DQ_ACTIONS, GLUE_FORMATS
 from stedi_transforms.queries import DEFAULT_DATABASE, render, sql_files
 from stedi_transforms.transforms import Options
 
@@ -39,6 +39,12 @@ def add_commands(commands: Any) -> None:
             command.add_argument("--glue-version", choices=GLUE_VERSIONS, default=GLUE_VERSIONS[0])
             command.add_argument("--format", choices=GLUE_FORMATS, default="json", help="the jobs' table format")
             add_option_arguments(command)
+            command.add_argument(
+                "--dq-action",
+                choices=DQ_ACTIONS,
+                default=DQ_ACTIONS[0],
+                help="when a table fails its Data Quality ruleset: say so in the job's log, or fail the job",
+            )
             command.add_argument("--wheel", help="the wheel to ship (default: the newest in dist/, `make wheel`)")
             command.add_argument("--dry-run", action="store_true", help="print the plan, touch nothing")
         if name == "teardown":
@@ -74,6 +80,7 @@ def command_glue(args: argparse.Namespace, out: TextIO) -> int:
             table_format=getattr(args, "format", "json"),
             options=options_of(args) if args.glue_command == "deploy" else Options(),
             name=args.name,
+            dq_action=getattr(args, "dq_action", DQ_ACTIONS[0]),
         )
     except ValueError as error:
         raise UsageError(str(error)) from error

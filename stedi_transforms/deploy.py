@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stedi_transforms.glue import GLUE_FORMATS
+from stedi_transforms import glue as glue_adapter
+from stedi_transforms.glue import DQ_ACTIONS, GLUE_FORMATS
 from stedi_transforms.lake import OUTPUT_TABLES, TABLE_NAMES, Lake
 from stedi_transforms.pipeline import JOBS
 from stedi_transforms.queries import DEFAULT_DATABASE
@@ -52,12 +53,15 @@ class GlueSettings:
     table_format: str = "json"
     options: Options = field(default_factory=Options)
     name: str = ""  # the deployment's name; default: the bucket
+    dq_action: str = DQ_ACTIONS[0]  # what the jobs do when a table fails its ruleset: warn or fail
 
     def __post_init__(self) -> None:
         if self.glue_version not in GLUE_VERSIONS:
             raise ValueError(f"unknown Glue version {self.glue_version!r}; choose one of {', '.join(GLUE_VERSIONS)}")
         if self.table_format not in GLUE_FORMATS:
             raise ValueError(f"unknown format {self.table_format!r}; choose one of {', '.join(GLUE_FORMATS)}")
+        if self.dq_action not in DQ_ACTIONS:
+            raise ValueError(f"unknown data quality action {self.dq_action!r}; choose one of {', '.join(DQ_ACTIONS)}")
         if not _NAME.fullmatch(self.deployment):
             raise ValueError(
                 f"deployment name {self.deployment!r}: 1 to 63 lower-case letters, digits, dots and hyphens"
@@ -119,6 +123,8 @@ def job_definition(settings: GlueSettings, job_name: str, wheel_name: str) -> di
         arguments["--ML_JOIN"] = settings.options.ml_join
     if settings.options.consent_cutoff:
         arguments["--CONSENT_CUTOFF"] = "true"
+    if settings.dq_action != DQ_ACTIONS[0]:
+        arguments["--DQ_ACTION"] = settings.dq_action
     if settings.table_format == "delta":
         arguments |= {"--datalake-formats": "delta", "--conf": DELTA_CONF}
     return {
@@ -157,12 +163,13 @@ def landing_table(settings: GlueSettings, source: Source) -> dict[str, Any]:
 
 @dataclass
 class Plan:
-    """What deploy will do, in order: uploads, the database, tables and jobs."""
+    """What deploy will do, in order: uploads, the database, tables, jobs and Data Quality rulesets."""
 
     uploads: list[tuple[Path, str]] = field(default_factory=list)  # (local file, S3 key)
     database: str = ""
     tables: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    rulesets: list[dict[str, Any]] = field(default_factory=list)
 
     def lines(self, bucket: str) -> Iterable[str]:
         for local, key in self.uploads:
@@ -173,6 +180,19 @@ class Plan:
         for job in self.jobs:
             arguments = " ".join(f"{name} {value}" for name, value in job["DefaultArguments"].items())
             yield f"job      {job['Name']} (Glue {job['GlueVersion']}): {arguments}"
+        for ruleset in self.rulesets:
+            target = ruleset["TargetTable"]
+            yield f"ruleset  {ruleset['Name']} → {target['DatabaseName']}.{target['TableName']}"
+
+
+def data_quality_ruleset(settings: GlueSettings, table_name: str, text: str) -> dict[str, Any]:
+    """The arguments of ``glue.create_data_quality_ruleset`` (less its tags) for a table's ruleset."""
+    return {
+        "Name": f"{settings.deployment}-{table_name}",
+        "Description": f"dq/{table_name}.dqdl of stedi-transforms, for deployment {settings.deployment}",
+        "Ruleset": text,
+        "TargetTable": {"TableName": table_name, "DatabaseName": settings.database},
+    }
 
 
 def plan(settings: GlueSettings, wheel: Path) -> Plan:
@@ -182,6 +202,11 @@ def plan(settings: GlueSettings, wheel: Path) -> Plan:
         database=settings.database,
         tables=[landing_table(settings, source) for source in SOURCES],
         jobs=[job_definition(settings, name, wheel.name) for name in job_names()],
+        rulesets=[
+            data_quality_ruleset(settings, name, text)
+            for name in TABLE_NAMES
+            if (text := glue_adapter.ruleset(name)) is not None
+        ],
     )
 
 
@@ -200,6 +225,18 @@ def _owned_jobs(settings: GlueSettings, glue: Any) -> list[str]:
     while True:
         page = glue.list_jobs(**arguments)
         names += page.get("JobNames", [])
+        if not page.get("NextToken"):
+            return names
+        arguments["NextToken"] = page["NextToken"]
+
+
+def _owned_rulesets(settings: GlueSettings, glue: Any) -> list[str]:
+    """The names of the Data Quality rulesets that carry this deployment's tag."""
+    names: list[str] = []
+    arguments: dict[str, Any] = {"Tags": settings.tags}
+    while True:
+        page = glue.list_data_quality_rulesets(**arguments)
+        names += [ruleset["Name"] for ruleset in page.get("Rulesets", [])]
         if not page.get("NextToken"):
             return names
         arguments["NextToken"] = page["NextToken"]
@@ -233,6 +270,11 @@ def check_ownership(settings: GlueSettings, the_plan: Plan, glue: Any) -> None:
     for job in the_plan.jobs:
         if job["Name"] not in owned and _get(glue.get_job, missing, "Job", JobName=job["Name"]) is not None:
             raise DeployError(f"job {job['Name']} exists without the tag {TAG}={settings.deployment}; not touching it")
+    owned = set(_owned_rulesets(settings, glue)) if the_plan.rulesets else set()
+    for ruleset in the_plan.rulesets:
+        name = ruleset["Name"]
+        if name not in owned and _get(glue.get_data_quality_ruleset, missing, "Name", Name=name) is not None:
+            raise DeployError(f"ruleset {name} exists without the tag {TAG}={settings.deployment}; not touching it")
 
 
 def deploy(settings: GlueSettings, wheel: Path, s3: Any, glue: Any) -> Plan:
@@ -256,6 +298,13 @@ def deploy(settings: GlueSettings, wheel: Path, s3: Any, glue: Any) -> Plan:
         except (glue.exceptions.AlreadyExistsException, glue.exceptions.IdempotentParameterMismatchException):
             update = {key: value for key, value in job.items() if key != "Name"}  # the plan stays whole for printing
             glue.update_job(JobName=job["Name"], JobUpdate=update)
+    for ruleset in the_plan.rulesets:
+        try:
+            glue.create_data_quality_ruleset(**ruleset, Tags=settings.tags)
+        except glue.exceptions.AlreadyExistsException:
+            glue.update_data_quality_ruleset(
+                Name=ruleset["Name"], Description=ruleset["Description"], Ruleset=ruleset["Ruleset"]
+            )
     return the_plan
 
 
@@ -294,6 +343,7 @@ class Teardown:
     """What teardown removes, in order, and what it keeps that a user might expect it to remove."""
 
     jobs: list[str] = field(default_factory=list)
+    rulesets: list[str] = field(default_factory=list)
     tables: list[tuple[str, str]] = field(default_factory=list)  # (database, table)
     databases: list[str] = field(default_factory=list)
     objects: dict[str, list[str]] = field(default_factory=dict)  # S3 prefix → its keys
@@ -302,6 +352,7 @@ class Teardown:
     def lines(self, bucket: str, done: bool) -> list[str]:
         verb = "removed " if done else "would remove "
         lines = [f"{verb}job      {name}" for name in self.jobs]
+        lines += [f"{verb}ruleset  {name}" for name in self.rulesets]
         lines += [f"{verb}table    {database}.{name}" for database, name in self.tables]
         lines += [f"{verb}database {name}" for name in self.databases]
         lines += [
@@ -321,11 +372,12 @@ def _databases(settings: GlueSettings, glue: Any, jobs: list[str]) -> list[str]:
 
 
 def teardown_plan(settings: GlueSettings, s3: Any, glue: Any, outputs: bool = False) -> Teardown:
-    """What teardown would remove: the jobs that carry the deployment's tag; in their database (``--DATABASE``) and
-    in ``settings.database``, the tables that carry it and the catalog entries the jobs' sinks made for the lake's
-    tables in this lake; a database only if this deployment created it and nothing else is left in it; the artifacts;
-    the zone outputs (rejected, trusted, curated) only when ``outputs`` is set. Landing data is never touched."""
-    the_plan = Teardown(jobs=_owned_jobs(settings, glue))
+    """What teardown would remove: the jobs and Data Quality rulesets that carry the deployment's tag; in the jobs'
+    database (``--DATABASE``) and in ``settings.database``, the tables that carry it and the catalog entries the jobs'
+    sinks made for the lake's tables in this lake; a database only if this deployment created it and nothing else is
+    left in it; the artifacts; the zone outputs (rejected, trusted, curated) only when ``outputs`` is set. Landing data
+    is never touched."""
+    the_plan = Teardown(jobs=_owned_jobs(settings, glue), rulesets=_owned_rulesets(settings, glue))
     for name in _databases(settings, glue, the_plan.jobs):
         database = _get(glue.get_database, glue.exceptions.EntityNotFoundException, "Database", Name=name)
         if database is None:
@@ -360,6 +412,8 @@ def teardown(settings: GlueSettings, s3: Any, glue: Any, outputs: bool = False, 
     if not dry_run:
         for name in the_plan.jobs:
             glue.delete_job(JobName=name)
+        for name in the_plan.rulesets:
+            glue.delete_data_quality_ruleset(Name=name)
         for database, name in the_plan.tables:
             glue.delete_table(DatabaseName=database, Name=name)
         for database in the_plan.databases:

@@ -11,8 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
+from stedi_transforms import glue as glue_adapter
 from stedi_transforms.cli import main
 from stedi_transforms.deploy import DELTA_CONF, DeployError, GlueSettings, deploy, run_jobs, teardown
 
@@ -37,6 +39,41 @@ def wheel(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_rulesets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package's own rulesets stay out of these tests; those about rulesets bring theirs."""
+    monkeypatch.setattr(glue_adapter, "RULESETS", tmp_path / "no-rulesets")
+
+
+DATA_QUALITY_CALLS = {
+    "create_data_quality_ruleset",
+    "update_data_quality_ruleset",
+    "get_data_quality_ruleset",
+    "list_data_quality_rulesets",
+    "delete_data_quality_ruleset",
+}
+
+
+class NoRulesets:
+    """The answer of an account without Data Quality rulesets, to the one call deploy and teardown make then."""
+
+    def list_data_quality_rulesets(self, **arguments: Any) -> dict[str, Any]:
+        return {"Rulesets": []}
+
+
+class GlueWithDataQuality:
+    """moto's Glue, with the Data Quality calls moto lacks sent to ``data_quality``: a Glue client that a test stubs
+    with botocore's Stubber, or by default :class:`NoRulesets`."""
+
+    def __init__(self, glue: Any, spare: Any) -> None:
+        self.glue = glue
+        self.spare = spare  # a Glue client of the same session (the same exception classes), for a Stubber
+        self.data_quality: Any = NoRulesets()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.data_quality if name in DATA_QUALITY_CALLS else self.glue, name)
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     for name, value in {
@@ -46,11 +83,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        s3 = boto3.client("s3")
+        client = boto3.client
+        s3 = client("s3")
         for bucket in (BUCKET, OTHER):
             s3.create_bucket(Bucket=bucket)
             s3.put_object(Bucket=bucket, Key="customer/landing/customer-1.json", Body=b"{}\n")
-        yield s3, boto3.client("glue")
+        glue = GlueWithDataQuality(client("glue"), client("glue"))
+        monkeypatch.setattr(boto3, "client", lambda name, *a, **k: glue if name == "glue" else client(name, *a, **k))
+        yield s3, glue
 
 
 def stedi(*argv: str) -> tuple[int, str]:
@@ -141,15 +181,17 @@ def test_deploy_creates_exactly_the_resources(aws: tuple[Any, Any], wheel: Path)
     assert sorted(glue.list_jobs()["JobNames"]) == sorted(JOBS)
 
 
-def test_deploy_passes_the_ml_options_to_every_job(aws: tuple[Any, Any], wheel: Path) -> None:
+def test_deploy_passes_the_ml_options_and_the_dq_action_to_every_job(aws: tuple[Any, Any], wheel: Path) -> None:
     _, glue = aws
     code, _ = stedi(
         "glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel),
-        "--ml-join", "owner", "--consent-cutoff",
+        "--ml-join", "owner", "--consent-cutoff", "--dq-action", "fail",
     )  # fmt: skip
     assert code == 0
     arguments = [glue.get_job(JobName=job)["Job"]["DefaultArguments"] for job in JOBS]
-    assert [(a.get("--ML_JOIN"), a.get("--CONSENT_CUTOFF")) for a in arguments] == [("owner", "true")] * len(JOBS)
+    assert [(a.get("--ML_JOIN"), a.get("--CONSENT_CUTOFF"), a.get("--DQ_ACTION")) for a in arguments] == [
+        ("owner", "true", "fail")
+    ] * len(JOBS)
 
 
 def test_deploy_twice_updates_in_place(aws: tuple[Any, Any], wheel: Path) -> None:
@@ -396,4 +438,95 @@ def test_deploy_refuses_a_job_of_its_name_that_it_did_not_make(aws: tuple[Any, A
     before = account(s3, glue)
     with pytest.raises(DeployError, match=f"^job {JOBS[2]} exists without the tag stedi:deployment={BUCKET}; "):
         deploy(GlueSettings(BUCKET, ROLE), wheel, s3, glue)
+    assert account(s3, glue) == before
+
+
+RULESETS = {
+    "customer_trusted": 'Rules = [ IsComplete "email", IsUnique "email" ]\n',
+    "machine_learning_curated": "Rules = [ RowCount > 0 ]\n",
+}
+
+
+def ruleset_arguments(name: str, table: str) -> dict[str, Any]:
+    return {
+        "Name": f"{name}-{table}",
+        "Description": f"dq/{table}.dqdl of stedi-transforms, for deployment {name}",
+        "Ruleset": RULESETS[table],
+        "TargetTable": {"TableName": table, "DatabaseName": "stedi"},
+    }
+
+
+@pytest.fixture
+def rulesets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "dq"
+    folder.mkdir()
+    for table, text in RULESETS.items():
+        (folder / f"{table}.dqdl").write_text(text)
+    monkeypatch.setattr(glue_adapter, "RULESETS", folder)
+
+
+@pytest.mark.usefixtures("rulesets")
+def test_deploy_registers_each_tables_ruleset_tagged_and_teardown_removes_them(
+    aws: tuple[Any, Any], wheel: Path
+) -> None:
+    """moto has no Data Quality API: botocore's Stubber checks each call against Glue's model and the expected one."""
+    _, glue = aws
+    names = [f"{BUCKET}-{table}" for table in RULESETS]
+    with Stubber(glue.spare) as stub:
+        stub.add_response("list_data_quality_rulesets", {"Rulesets": []}, {"Tags": TAG})
+        for name in names:
+            stub.add_client_error("get_data_quality_ruleset", "EntityNotFoundException", expected_params={"Name": name})
+        for table in RULESETS:
+            arguments = ruleset_arguments(BUCKET, table) | {"Tags": TAG}
+            stub.add_response("create_data_quality_ruleset", {"Name": arguments["Name"]}, arguments)
+        stub.add_response("list_data_quality_rulesets", {"Rulesets": [{"Name": name} for name in names]}, {"Tags": TAG})
+        for name in names:
+            stub.add_response("delete_data_quality_ruleset", {}, {"Name": name})
+        glue.data_quality = glue.spare
+        code, out = stedi("glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel))
+        assert (code, out.splitlines()[-2:]) == (
+            0,
+            [f"ruleset  {name} → stedi.{table}" for name, table in zip(names, RULESETS, strict=True)],
+        )
+        code, out = stedi("glue", "teardown", "--bucket", BUCKET)
+        assert code == 0
+        assert [line for line in out.splitlines() if "ruleset" in line] == [
+            f"removed ruleset  {name}" for name in names
+        ]
+        stub.assert_no_pending_responses()
+
+
+@pytest.mark.usefixtures("rulesets")
+def test_redeploying_updates_its_own_rulesets(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    names = [f"{BUCKET}-{table}" for table in RULESETS]
+    with Stubber(glue.spare) as stub:
+        stub.add_response("list_data_quality_rulesets", {"Rulesets": [{"Name": name} for name in names]}, {"Tags": TAG})
+        for table in RULESETS:
+            arguments = ruleset_arguments(BUCKET, table)
+            stub.add_client_error(
+                "create_data_quality_ruleset", "AlreadyExistsException", expected_params=arguments | {"Tags": TAG}
+            )
+            stub.add_response(
+                "update_data_quality_ruleset",
+                {"Name": arguments["Name"]},
+                {key: arguments[key] for key in ("Name", "Description", "Ruleset")},
+            )
+        glue.data_quality = glue.spare
+        deploy(GlueSettings(BUCKET, ROLE), wheel, s3, glue)
+        stub.assert_no_pending_responses()
+
+
+@pytest.mark.usefixtures("rulesets")
+def test_deploy_refuses_a_ruleset_of_its_name_that_it_did_not_make(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    before = account(s3, glue)
+    with Stubber(glue.spare) as stub:
+        stub.add_response("list_data_quality_rulesets", {"Rulesets": []}, {"Tags": TAG})
+        stub.add_response(
+            "get_data_quality_ruleset", {"Name": f"{BUCKET}-customer_trusted"}, {"Name": f"{BUCKET}-customer_trusted"}
+        )
+        glue.data_quality = glue.spare
+        with pytest.raises(DeployError, match=f"^ruleset {BUCKET}-customer_trusted exists without the tag "):
+            deploy(GlueSettings(BUCKET, ROLE), wheel, s3, glue)
     assert account(s3, glue) == before
