@@ -20,7 +20,7 @@ from typing import Any
 
 from stedi_transforms import glue as glue_adapter
 from stedi_transforms.glue import DQ_ACTIONS, GLUE_FORMATS
-from stedi_transforms.lake import OUTPUT_TABLES, TABLE_NAMES, Lake
+from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, TABLE_NAMES, Lake
 from stedi_transforms.pipeline import JOBS
 from stedi_transforms.queries import DEFAULT_DATABASE
 from stedi_transforms.schemas import SOURCES, Source
@@ -38,6 +38,8 @@ DELTA_CONF = (
     " --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog"
 )
 FAILED_STATES = ("FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
+CATALOG_TABLES = (*TABLE_NAMES, *(table.name for table in INGESTED_TABLES))
+"""The tables a deployment may have in the Data Catalog: the landing tables deploy makes, those the jobs' sinks make."""
 
 
 class DeployError(RuntimeError):
@@ -204,7 +206,7 @@ def plan(settings: GlueSettings, wheel: Path) -> Plan:
         jobs=[job_definition(settings, name, wheel.name) for name in job_names()],
         rulesets=[
             data_quality_ruleset(settings, name, text)
-            for name in TABLE_NAMES
+            for name in CATALOG_TABLES
             if (text := glue_adapter.ruleset(name)) is not None
         ],
     )
@@ -371,13 +373,48 @@ def _databases(settings: GlueSettings, glue: Any, jobs: list[str]) -> list[str]:
     return databases
 
 
+def _earlier_jobs(settings: GlueSettings, glue: Any) -> list[str]:
+    """The jobs an earlier version's deploy made for this bucket, before deployments had names: named as the pipeline's
+    jobs, untagged, for this bucket's lake and run from its ``glue/jobs/``."""
+    if settings.deployment != settings.bucket:
+        return []
+    found = []
+    for name in job_names():
+        job = _get(glue.get_job, glue.exceptions.EntityNotFoundException, "Job", JobName=name) or {}
+        script = f"s3://{settings.bucket}/{ARTIFACTS}/jobs/{name}.py"
+        if (
+            job.get("DefaultArguments", {}).get("--LAKE") == settings.lake
+            and job["Command"].get("ScriptLocation") == script
+        ):
+            found.append(name)
+    return found
+
+
+def _earlier_artifacts(settings: GlueSettings, s3: Any) -> list[str]:
+    """The keys an earlier version's deploy uploaded: ``glue/<wheel>`` and ``glue/jobs/<job>.py``."""
+    if settings.deployment != settings.bucket:
+        return []
+    scripts = {f"{ARTIFACTS}/jobs/{name}.py" for name in job_names()}
+    wheels = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=settings.bucket, Prefix=f"{ARTIFACTS}/", Delimiter="/"
+        )
+        for item in page.get("Contents", [])
+        if item["Key"].endswith(".whl")
+    ]
+    return sorted(wheels) + [key for key in _keys(s3, settings.bucket, f"{ARTIFACTS}/jobs/") if key in scripts]
+
+
 def teardown_plan(settings: GlueSettings, s3: Any, glue: Any, outputs: bool = False) -> Teardown:
     """What teardown would remove: the jobs and Data Quality rulesets that carry the deployment's tag; in the jobs'
     database (``--DATABASE``) and in ``settings.database``, the tables that carry it and the catalog entries the jobs'
     sinks made for the lake's tables in this lake; a database only if this deployment created it and nothing else is
-    left in it; the artifacts; the zone outputs (rejected, trusted, curated) only when ``outputs`` is set. Landing data
-    is never touched."""
-    the_plan = Teardown(jobs=_owned_jobs(settings, glue), rulesets=_owned_rulesets(settings, glue))
+    left in it; the artifacts; the zone outputs (rejected, trusted, curated) only when ``outputs`` is set; and what an
+    earlier version's deploy made for the bucket, before deployments had names. Landing data is never touched."""
+    the_plan = Teardown(
+        jobs=_owned_jobs(settings, glue) + _earlier_jobs(settings, glue), rulesets=_owned_rulesets(settings, glue)
+    )
     for name in _databases(settings, glue, the_plan.jobs):
         database = _get(glue.get_database, glue.exceptions.EntityNotFoundException, "Database", Name=name)
         if database is None:
@@ -385,7 +422,7 @@ def teardown_plan(settings: GlueSettings, s3: Any, glue: Any, outputs: bool = Fa
         others = []
         for table in _tables(glue, name):
             location = table.get("StorageDescriptor", {}).get("Location", "").rstrip("/")
-            made_by_a_job = TAG not in (table.get("Parameters") or {}) and table["Name"] in TABLE_NAMES
+            made_by_a_job = TAG not in (table.get("Parameters") or {}) and table["Name"] in CATALOG_TABLES
             if settings.owns(table.get("Parameters")) or (made_by_a_job and location.startswith(f"{settings.lake}/")):
                 the_plan.tables.append((name, table["Name"]))
             else:
@@ -402,6 +439,7 @@ def teardown_plan(settings: GlueSettings, s3: Any, glue: Any, outputs: bool = Fa
         lake = Lake(settings.lake)
         prefixes += [lake.path(table).removeprefix(f"{settings.lake}/") + "/" for table in OUTPUT_TABLES]
     the_plan.objects = {prefix: _keys(s3, settings.bucket, prefix) for prefix in prefixes}
+    the_plan.objects[f"{ARTIFACTS}/jobs/*.py, {ARTIFACTS}/*.whl"] = _earlier_artifacts(settings, s3)
     return the_plan
 
 

@@ -530,3 +530,56 @@ def test_deploy_refuses_a_ruleset_of_its_name_that_it_did_not_make(aws: tuple[An
         with pytest.raises(DeployError, match=f"^ruleset {BUCKET}-customer_trusted exists without the tag "):
             deploy(GlueSettings(BUCKET, ROLE), wheel, s3, glue)
     assert account(s3, glue) == before
+
+
+def test_teardown_removes_the_catalog_tables_the_jobs_sinks_made_and_then_its_database(
+    aws: tuple[Any, Any], wheel: Path
+) -> None:
+    s3, glue = aws
+    before = account(s3, glue)
+    stedi("glue", "deploy", "--bucket", BUCKET, "--role", ROLE, "--wheel", str(wheel))
+    for table, folder in (("customer_ingested", "customer/ingested"), ("customer_trusted", "customer/trusted")):
+        glue.create_table(  # as the catalog-updating sink makes them: no parameter of ours
+            DatabaseName="stedi",
+            TableInput={"Name": table, "StorageDescriptor": {"Location": f"s3://{BUCKET}/{folder}/"}},
+        )
+    code, out = stedi("glue", "teardown", "--bucket", BUCKET)
+    assert code == 0
+    assert account(s3, glue) == before
+    assert "removed database stedi" in out.splitlines()
+
+
+def test_teardown_also_removes_what_an_earlier_version_deployed_for_the_bucket(
+    aws: tuple[Any, Any], wheel: Path
+) -> None:
+    """Before deployments had names, deploy made jobs named as the pipeline's, untagged, and artifacts in glue/."""
+    s3, glue = aws
+    for job in PIPELINE:
+        lake = "s3://elsewhere" if job == PIPELINE[-1] else f"s3://{BUCKET}"  # the last: another bucket's
+        glue.create_job(
+            Name=job,
+            Role=ROLE,
+            Command={"Name": "glueetl", "ScriptLocation": f"{lake}/glue/jobs/{job}.py"},
+            DefaultArguments={"--LAKE": lake, "--DATABASE": "stedi"},
+        )
+        s3.put_object(Bucket=BUCKET, Key=f"glue/jobs/{job}.py", Body=b"")
+    s3.put_object(Bucket=BUCKET, Key=f"glue/{wheel.name}", Body=b"")
+    glue.create_database(DatabaseInput={"Name": "stedi"})
+    for source in ("customer", "accelerometer", "step_trainer"):
+        location = f"s3://{BUCKET}/{source}/landing/"
+        glue.create_table(
+            DatabaseName="stedi", TableInput={"Name": f"{source}_landing", "StorageDescriptor": {"Location": location}}
+        )
+    code, out = stedi("glue", "teardown", "--bucket", BUCKET)
+    assert code == 0
+    assert account(s3, glue) == {
+        "keys": {bucket: ["customer/landing/customer-1.json"] for bucket in (BUCKET, OTHER)},
+        "tables": {"stedi": []},  # the database is kept: it may have been there before
+        "jobs": [(PIPELINE[-1], "s3://elsewhere")],
+    }
+    assert out.splitlines() == [
+        *[f"removed job      {job}" for job in PIPELINE[:-1]],
+        *[f"removed table    stedi.{source}_landing" for source in ("customer", "accelerometer", "step_trainer")],
+        f"removed s3://{BUCKET}/glue/jobs/*.py, glue/*.whl (6 objects)",
+        "kept     database stedi (not created by this deployment)",
+    ]
