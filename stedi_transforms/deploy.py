@@ -1,5 +1,5 @@
-"""Deploy the Glue side with boto3: the wheel and job scripts on S3, the database, the landing tables and the five
-jobs; start the jobs in order; and tear it all down again. Nothing here runs Spark.
+"""Deploy the Glue side with boto3: the wheel and job scripts on S3, the database, the landing tables, the five jobs
+and the tables' Data Quality rulesets; start the jobs in order; and tear it all down again. Nothing here runs Spark.
 
 A deployment has a name (its bucket, or ``--name``) that its jobs carry and its artifacts' prefix holds, and everything
 it creates carries the tag ``stedi:deployment=<name>`` (the database and tables as a parameter, since the Data Catalog
@@ -66,7 +66,8 @@ class GlueSettings:
             raise ValueError(f"unknown data quality action {self.dq_action!r}; choose one of {', '.join(DQ_ACTIONS)}")
         if not _NAME.fullmatch(self.deployment):
             raise ValueError(
-                f"deployment name {self.deployment!r}: 1 to 63 lower-case letters, digits, dots and hyphens"
+                f"deployment name {self.deployment!r}: 1 to 63 lower-case letters, digits, dots and hyphens; "
+                "give one with --name"
             )
 
     @property
@@ -318,7 +319,10 @@ def run_jobs(
 ) -> None:
     """Start the deployment's jobs in dependency order, wait for each, stop at the first that does not succeed."""
     for name in settings.job_names():
-        run_id = glue.start_job_run(JobName=name)["JobRunId"]
+        try:
+            run_id = glue.start_job_run(JobName=name)["JobRunId"]
+        except glue.exceptions.EntityNotFoundException as error:
+            raise DeployError(f"job {name} does not exist: deploy {settings.deployment} first") from error
         while True:
             run = glue.get_job_run(JobName=name, RunId=run_id)["JobRun"]
             state = run["JobRunState"]

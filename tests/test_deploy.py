@@ -246,6 +246,16 @@ def test_run_starts_the_jobs_in_order(aws: tuple[Any, Any], wheel: Path) -> None
     assert [line.split() for line in out.splitlines()] == [[job, "SUCCEEDED"] for job in JOBS]
 
 
+def test_running_a_deployment_that_is_not_there_is_one_line(
+    aws: tuple[Any, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = stedi("glue", "run", "--bucket", BUCKET)
+    assert (code, capsys.readouterr().err) == (
+        2,
+        f"stedi: error: job {JOBS[0]} does not exist: deploy {BUCKET} first\n",
+    )
+
+
 class FailingSecondJob:
     """moto's Glue, except that the second job fails as Glue reports it."""
 
@@ -291,6 +301,17 @@ def test_teardown_keeps_zone_outputs_unless_asked(aws: tuple[Any, Any], wheel: P
     s3.put_object(Bucket=BUCKET, Key="customer/trusted/part-0.json", Body=b"{}\n")
     stedi("glue", "teardown", "--bucket", BUCKET)
     assert keys(s3) == ["customer/landing/customer-1.json", "customer/trusted/part-0.json"]
+
+
+def test_a_deployment_name_that_cannot_name_its_resources_is_one_line(
+    wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = stedi("glue", "deploy", "--bucket", "Old_Bucket", "--role", ROLE, "--wheel", str(wheel), "--dry-run")
+    assert (code, capsys.readouterr().err) == (
+        2,
+        "stedi: error: deployment name 'Old_Bucket': 1 to 63 lower-case letters, digits, dots and hyphens; "
+        "give one with --name\n",
+    )
 
 
 def test_settings_refuse_an_unknown_glue_version() -> None:
