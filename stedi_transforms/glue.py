@@ -166,8 +166,9 @@ class GlueTableIO:
     def check_quality(self, spark: SparkSession, table_names: Sequence[str], say: Callable[[str], None]) -> None:
         """Evaluate each table's ruleset with Glue's ``EvaluateDataQuality``, publishing the results under the table's
         name as evaluation context; tables a rule names (``"customer_trusted.email"``) go along as additional data
-        sources. Each outcome that is not Passed is a line to ``say``; under ``--DQ_ACTION fail`` any such rule raises
-        :class:`DataQualityError` once every table has been evaluated."""
+        sources. ``say`` gets a line per table (how many rules passed, or why nothing was evaluated) and one per rule
+        whose outcome is not Passed; under ``--DQ_ACTION fail`` any such rule raises :class:`DataQualityError` once
+        every table has been evaluated."""
         failures: list[str] = []
         for name in table_names:
             text = ruleset(name)
