@@ -604,3 +604,26 @@ def test_teardown_also_removes_what_an_earlier_version_deployed_for_the_bucket(
         f"removed s3://{BUCKET}/glue/jobs/*.py, glue/*.whl (6 objects)",
         "kept     database stedi (not created by this deployment)",
     ]
+
+
+def test_everything_deploy_creates_carries_the_deployments_tag(aws: tuple[Any, Any], wheel: Path) -> None:
+    s3, glue = aws
+    stedi("glue", "deploy", "--bucket", BUCKET, "--name", "stedi-test", "--role", ROLE, "--wheel", str(wheel))
+    tag = {"stedi:deployment": "stedi-test"}
+    arn = "arn:aws:glue:us-east-1:123456789012:job/"
+    assert {
+        "objects": {
+            key: s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"] for key in keys(s3) if key.startswith("glue/")
+        },
+        "database": glue.get_database(Name="stedi")["Database"]["Parameters"],
+        "tables": [table["Parameters"] for table in glue.get_tables(DatabaseName="stedi")["TableList"]],
+        "jobs": [glue.get_tags(ResourceArn=f"{arn}stedi-test-{job}")["Tags"] for job in PIPELINE],
+    } == {
+        "objects": {
+            key: [{"Key": "stedi:deployment", "Value": "stedi-test"}]
+            for key in [f"glue/stedi-test/{wheel.name}", *[f"glue/stedi-test/jobs/{job}.py" for job in PIPELINE]]
+        },
+        "database": tag,
+        "tables": [{"classification": "json", **tag}] * 3,
+        "jobs": [tag] * 5,
+    }
