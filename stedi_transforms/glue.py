@@ -1,21 +1,26 @@
 """The AWS Glue adapter: job arguments, the Glue context, and table IO through Glue's sinks and the Data Catalog.
 
-The only module that touches ``awsglue``, and only inside functions, so the rest of the package never needs it.
-The job scripts in ``jobs/`` are a few lines over :func:`glue_job`; the zone logic is the pipeline's own.
+The only module that touches ``awsglue`` and ``awsgluedq``, and only inside functions, so the rest of the package
+never needs them. The job scripts in ``jobs/`` are a few lines over :func:`glue_job`; the zone logic is the pipeline's
+own. After its writes a job evaluates each written table's Glue Data Quality ruleset, ``dq/<table>.dqdl`` in the
+package, with Glue's ``EvaluateDataQuality``, and publishes the results as Glue does.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from stedi_transforms.lake import Lake, Table
+from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
 from stedi_transforms.ledger import RunRecord, load_state, now, record_run
 from stedi_transforms.lock import lake_lock, new_run_id
 from stedi_transforms.pipeline import Job, JobResult, Settings
@@ -27,14 +32,31 @@ GLUE_FORMATS = ("json", "glueparquet", "delta")
 _LAKE_FORMATS = {"json": "json", "glueparquet": "parquet", "delta": "delta"}
 
 REQUIRED_ARGUMENTS = ("JOB_NAME", "LAKE", "DATABASE", "FORMAT")
-OPTIONAL_ARGUMENTS = ("LANDING", "FULL_REFRESH", "ML_JOIN", "CONSENT_CUTOFF")
+OPTIONAL_ARGUMENTS = ("LANDING", "FULL_REFRESH", "ML_JOIN", "CONSENT_CUTOFF", "DQ_ACTION")
+DQ_ACTIONS = ("warn", "fail")
+"""What a job does when a table fails a rule of its ruleset: say so in its log, or fail after its writes."""
+
+RULESETS: Traversable = files("stedi_transforms") / "dq"
+"""The Glue Data Quality rulesets, one DQDL file per lake table: ``dq/<table>.dqdl``."""
+_LAKE_TABLES = {table.name: table for table in (*INGESTED_TABLES, *OUTPUT_TABLES)}
+_QUOTED_NAME = re.compile(r'"([A-Za-z0-9_]+)[".]')  # "customer_trusted" or "customer_trusted.email" in a rule
+
+
+def ruleset(table_name: str) -> str | None:
+    """The DQDL text of a table's ruleset, or None when the package has none for it."""
+    path = RULESETS / f"{table_name}.dqdl"
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+class DataQualityError(RuntimeError):
+    """A table failed rules of its ruleset under ``--DQ_ACTION fail``; the message names the tables and rules."""
 
 
 @dataclass(frozen=True)
 class JobArguments:
     """A job's arguments: ``--JOB_NAME``, ``--LAKE s3://bucket/prefix``, ``--DATABASE``, ``--FORMAT`` and
     optionally ``--LANDING`` (default: the lake itself), ``--FULL_REFRESH true``, and the ML table's options
-    ``--ML_JOIN timestamp|owner`` and ``--CONSENT_CUTOFF true``."""
+    ``--ML_JOIN timestamp|owner`` and ``--CONSENT_CUTOFF true``, and ``--DQ_ACTION warn|fail`` (default warn)."""
 
     job_name: str
     lake: str
@@ -42,10 +64,13 @@ class JobArguments:
     table_format: str
     landing: str
     settings: Settings = field(default_factory=Settings)
+    dq_action: str = "warn"
 
     def __post_init__(self) -> None:
         if self.table_format not in GLUE_FORMATS:
             raise ValueError(f"unknown --FORMAT {self.table_format!r}; choose one of {', '.join(GLUE_FORMATS)}")
+        if self.dq_action not in DQ_ACTIONS:
+            raise ValueError(f"unknown --DQ_ACTION {self.dq_action!r}; choose one of {', '.join(DQ_ACTIONS)}")
 
 
 def resolve_arguments(argv: Sequence[str]) -> JobArguments:
@@ -70,6 +95,7 @@ def resolve_arguments(argv: Sequence[str]) -> JobArguments:
                 consent_cutoff=options.get("CONSENT_CUTOFF", "false").lower() == "true",
             ),
         ),
+        dq_action=options.get("DQ_ACTION", "warn").lower(),
     )
 
 
@@ -81,10 +107,13 @@ class GlueTableIO:
     overwrite, one commit; register the table for Athena with the DDL in ``sql/``.
     """
 
-    def __init__(self, glue_context: Any, dynamic_frame: Any, arguments: JobArguments) -> None:
+    def __init__(
+        self, glue_context: Any, dynamic_frame: Any, arguments: JobArguments, evaluate_data_quality: Any = None
+    ) -> None:
         self._glue_context = glue_context
         self._dynamic_frame = dynamic_frame
         self._arguments = arguments
+        self._evaluate_data_quality = evaluate_data_quality  # awsgluedq's EvaluateDataQuality, None where it is missing
         self._lake = Lake(arguments.lake, _LAKE_FORMATS[arguments.table_format])  # the local lake's layout and reads
 
     @property
@@ -134,6 +163,55 @@ class GlueTableIO:
         sink.writeFrame(self._dynamic_frame.fromDF(df, self._glue_context, table.name))
         return None
 
+    def check_quality(self, spark: SparkSession, table_names: Sequence[str], say: Callable[[str], None]) -> None:
+        """Evaluate each table's ruleset with Glue's ``EvaluateDataQuality``, publishing the results under the table's
+        name as evaluation context; tables a rule names (``"customer_trusted.email"``) go along as additional data
+        sources. ``say`` gets a line per table (how many rules passed, or why nothing was evaluated) and one per rule
+        whose outcome is not Passed; under ``--DQ_ACTION fail`` any such rule raises :class:`DataQualityError` once
+        every table has been evaluated."""
+        failures: list[str] = []
+        for name in table_names:
+            text = ruleset(name)
+            if text is None:
+                say(f"data quality {name}: no ruleset dq/{name}.dqdl in the package; nothing evaluated")
+                continue
+            if self._evaluate_data_quality is None:
+                say(f"data quality {name}: awsgluedq is not installed here; ruleset not evaluated")
+                continue
+            frame = self._dynamic_frame.fromDF(self.read(spark, _LAKE_TABLES[name]), self._glue_context, name)
+            references = {
+                other: self._dynamic_frame.fromDF(self.read(spark, _LAKE_TABLES[other]), self._glue_context, other)
+                for other in dict.fromkeys(_QUOTED_NAME.findall(text))
+                if other != name and other in _LAKE_TABLES and self.exists(_LAKE_TABLES[other])
+            }
+            results = self._evaluate_data_quality().process_rows(
+                frame=frame,
+                ruleset=text,
+                publishing_options={
+                    "dataQualityEvaluationContext": name,
+                    "enableDataQualityResultsPublishing": True,
+                },
+                additional_options={"dataQualityResultsPublishing.strategy": "BEST_EFFORT"},
+                additional_data_sources=references,
+            )
+            outcomes = results.select("ruleOutcomes").toDF().select("Rule", "Outcome", "FailureReason").collect()
+            failed = [row for row in outcomes if row["Outcome"] != "Passed"]
+            say(f"data quality {name}: {len(outcomes) - len(failed)} of {len(outcomes)} rules passed")
+            for row in failed:
+                say(f"data quality {name}: {row['Outcome'].lower()} {row['Rule']}: {row['FailureReason']}")
+                failures.append(f"{name}: {row['Rule']}")
+        if failures and self._arguments.dq_action == "fail":
+            raise DataQualityError(f"data quality failed (--DQ_ACTION fail): {'; '.join(failures)}")
+
+
+def _data_quality() -> Any:
+    """Glue's ``EvaluateDataQuality`` transform, or None where ``awsgluedq`` is missing (Glue's local images)."""
+    try:
+        from awsgluedq.transforms import EvaluateDataQuality
+    except ImportError:
+        return None
+    return EvaluateDataQuality
+
 
 def _runtime() -> tuple[Any, Any, Any, Any]:
     """Glue's classes: SparkContext, GlueContext, DynamicFrame and Job (imported here, on Glue only)."""
@@ -159,7 +237,8 @@ def glue_job(argv: Sequence[str] | None = None) -> Iterator[tuple[SparkSession, 
     job = job_type(glue_context)
     job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
     with lake_lock(arguments.lake, new_run_id(), arguments.job_name):
-        yield glue_context.spark_session, arguments.landing, GlueTableIO(glue_context, dynamic_frame_type, arguments)
+        io = GlueTableIO(glue_context, dynamic_frame_type, arguments, _data_quality())
+        yield glue_context.spark_session, arguments.landing, io
     job.commit()
 
 
@@ -187,4 +266,5 @@ def run_glue_job(job: Job, argv: Sequence[str] | None = None) -> JobResult:
             options=asdict(io.settings.options),
         )
         record_run(io.store, record)
+        io.check_quality(spark, result.written, say=lambda line: print(line, flush=True))  # the job's output log
     return result

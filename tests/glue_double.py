@@ -1,8 +1,11 @@
-"""A test double of the Glue runtime: GlueContext, DynamicFrame, DataSink and Job, over a local SparkSession.
+"""A test double of the Glue runtime: GlueContext, DynamicFrame, DynamicFrameCollection, DataSink and Job, over a
+local SparkSession, and awsgluedq's EvaluateDataQuality.
 
-Only what the jobs use, with the real classes' signatures (tests/test_glue.py checks them against awsglue). Every
-call is written to ``JOURNAL`` so a test can assert what a job purged, wrote and registered. Like the real
-catalog-updating sink, ``writeFrame`` appends.
+Only what the jobs use, with the real classes' signatures (tests/test_glue_adapter.py checks them against awsglue).
+Every call is written to ``JOURNAL`` so a test can assert what a job purged, wrote, registered and evaluated. Like the
+real catalog-updating sink, ``writeFrame`` appends. ``EvaluateDataQuality`` cannot evaluate DQDL: it answers each
+evaluation context with the rule outcomes a test put in ``RULE_OUTCOMES`` (none by default) and keeps the frames it
+was given in ``EVALUATED``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 JOURNAL: list[tuple[Any, ...]] = []
+RULE_OUTCOMES: dict[str, list[tuple[str, str, str | None]]] = {}  # evaluation context → (Rule, Outcome, FailureReason)
+EVALUATED: dict[str, DynamicFrame] = {}  # evaluation context → the frame evaluated
+
+RULE_OUTCOMES_SCHEMA = "Rule string, Outcome string, FailureReason string, EvaluatedMetrics map<string, double>"
 
 _SPARK_FORMATS = {"json": "json", "glueparquet": "parquet"}
 
@@ -26,6 +33,48 @@ class DynamicFrame:
     @staticmethod
     def fromDF(dataframe: DataFrame, glue_ctx: Any, name: str = "") -> DynamicFrame:
         return DynamicFrame(dataframe, name)
+
+    def toDF(self, options: Any = None) -> DataFrame:
+        return self.dataframe
+
+
+class DynamicFrameCollection:
+    def __init__(self, dynamic_frames: dict[str, DynamicFrame], glue_ctx: Any) -> None:
+        self.dynamic_frames = dynamic_frames
+
+    def select(self, key: str, transformation_ctx: str = "") -> DynamicFrame:
+        return self.dynamic_frames[key]
+
+
+class EvaluateDataQuality:
+    """awsgluedq is not published (Glue's own images have it), so its signature follows AWS's examples:
+    ``EvaluateDataQuality().process_rows(frame=, ruleset=, publishing_options=, additional_options=,
+    additional_data_sources=)``, returning a collection of ``ruleOutcomes`` and ``rowLevelOutcomes``."""
+
+    def process_rows(
+        self,
+        frame: DynamicFrame,
+        ruleset: str,
+        publishing_options: dict[str, Any] = {},
+        additional_options: dict[str, Any] = {},
+        additional_data_sources: dict[str, DynamicFrame] = {},
+    ) -> DynamicFrameCollection:
+        context = publishing_options.get("dataQualityEvaluationContext", "default_context")
+        JOURNAL.append(
+            (
+                "EvaluateDataQuality.process_rows",
+                frame.name,
+                ruleset,
+                publishing_options,
+                additional_options,
+                {alias: source.name for alias, source in additional_data_sources.items()},
+            )
+        )
+        EVALUATED[context] = frame
+        session = frame.dataframe.sparkSession
+        outcomes = [(*outcome, {}) for outcome in RULE_OUTCOMES.get(context, [])]
+        rule_outcomes = DynamicFrame(session.createDataFrame(outcomes, RULE_OUTCOMES_SCHEMA), "ruleOutcomes")
+        return DynamicFrameCollection({"ruleOutcomes": rule_outcomes, "rowLevelOutcomes": frame}, None)
 
 
 class DataSink:
