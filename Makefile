@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 # to any more. Never a reason to wait or fail: a cache that another uv process holds is left for the next install.
 PRUNE := UV_LOCK_TIMEOUT=5 $(BIN)/uv cache prune --quiet 2>/dev/null || echo "uv's cache was not pruned this time (another uv process holds it)"
 
-.PHONY: install run test lint typecheck pytest bench wheel test-spark35 clean
+.PHONY: install run test lint typecheck pytest bench wheel test-spark35 test-cluster clean
 
 install: $(INSTALLED)
 
@@ -57,3 +57,8 @@ test-spark35: $(INSTALLED)
 
 clean:
 	rm -rf $(VENV) .venv-spark35 dist build lake .pytest_cache .mypy_cache .ruff_cache
+
+# Engines in other processes: the pipeline through --remote on Sail's server, Sail's local cluster and classic
+# Spark's Connect server in front of a two-executor cluster, and the classic Ctrl-C test (marker `cluster`).
+test-cluster: $(INSTALLED)
+	$(BIN)/pytest -n 2 --dist loadgroup -m cluster

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import signal
 import sys
@@ -246,7 +247,7 @@ def engine_message(error: BaseException) -> str | None:
 
     if not isinstance(error, PySparkException) and type(error).__name__ != "Py4JJavaError":
         return None
-    if f"No module named '{__package__}'" in str(error):
+    if re.search(rf"No module named '{__package__}[.'\w]*", str(error)):
         return (
             f"the engine's Python cannot import {__package__}, which its tasks run; install stedi-transforms "
             f"{_version()} in the server's Python (Sail takes no Spark Connect artifacts)"
