@@ -19,7 +19,14 @@ from stedi_transforms import engines
 from stedi_transforms.cli import main
 from stedi_transforms.lake import CUSTOMER_TRUSTED, Lake
 from stedi_transforms.lock import LOCK_INFO, LakeBusyError, lake_lock
-from stedi_transforms.storage import S3Settings, S3Store, s3_client
+from stedi_transforms.storage import (
+    PreconditionFailedError,
+    S3Settings,
+    S3Store,
+    Store,
+    open_store,
+    s3_client,
+)
 from tests.compare import assert_lake_holds_the_expected_tables
 from tests.conftest import LocalS3
 from tests.fixture_tables import EXPECTED_COUNTS
@@ -189,3 +196,34 @@ def test_a_delta_table_in_s3_exists_from_its_first_commit_as_on_disk(s3: LocalS3
     (tmp_path / log / "00000000000000000000.json").write_text("{}")
     assert (in_s3.exists(CUSTOMER_TRUSTED), on_disk.exists(CUSTOMER_TRUSTED)) == (True, True)
     assert (list(in_s3.store.names("missing")), list(on_disk.store.names("missing"))) == ([], [])
+
+
+@pytest.fixture(params=["s3", "local"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """An empty store: a prefix of the local S3 server, or a local folder."""
+    if request.param == "local":
+        return open_store(str(tmp_path))
+    request.getfixturevalue("buckets")
+    return open_store(f"s3://stedi-lake/conditions-{time.time_ns()}")
+
+
+def test_both_stores_and_the_local_s3_server_honour_every_condition_the_lock_and_the_state_rely_on(
+    store: Store,
+) -> None:
+    created = store.create_text("x.json", "one")
+    with pytest.raises(PreconditionFailedError):
+        store.create_text("x.json", "two")  # If-None-Match: *
+    assert store.read_tagged("x.json") == ("one", created)
+    replaced = store.replace_text_if("x.json", "two", created)  # If-Match on the tag it still has
+    with pytest.raises(PreconditionFailedError):
+        store.replace_text_if("x.json", "three", created)  # a tag it no longer has
+    with pytest.raises(PreconditionFailedError):
+        store.delete("x.json", version=created)  # a conditional delete of what it no longer is
+    assert store.read_tagged("x.json") == ("two", replaced)
+    store.delete("x.json", version=replaced)
+    assert store.read_tagged("x.json") == (None, None)
+    store.delete("x.json", version=replaced)  # already gone: fine, with a version or without
+    store.delete("x.json")
+    with pytest.raises(PreconditionFailedError):
+        store.replace_text_if("x.json", "four", replaced)  # gone: nothing to replace
+    assert store.read_tagged("x.json") == (None, None)
