@@ -23,6 +23,7 @@ from stedi_transforms.cli_lake import UsageError
 from stedi_transforms.deploy import DeployError
 from stedi_transforms.engines import EngineError, engine_message
 from stedi_transforms.generate import GenerateError
+from stedi_transforms.ledger import LedgerError
 from stedi_transforms.lock import LakeBusyError
 from stedi_transforms.pipeline import JobError, LandingError
 from stedi_transforms.server import ServerError
@@ -35,6 +36,7 @@ USAGE_ERRORS = (
     DeployError,
     StorageError,
     LakeBusyError,
+    LedgerError,
     GenerateError,
     ServerError,
 )

@@ -1,11 +1,13 @@
 """The five jobs of the original design, wired over a table IO: the local lake here, Glue's sinks on AWS.
 
 Each landing job first *ingests* its source: the landing files are listed and compared with the lake's ledger
-(:mod:`stedi_transforms.ledger`), and only new or changed files are parsed, once, into ``<source>/ingested``
-(in a Delta lake, rows are added or replaced file by file; rows of changed or removed files are dropped). Every
-other table is built from the ingested tables and the tables before it, never from the JSON again, and only when
-the sources it is built from have changed since it was last built. So after any run the lake equals a full rebuild
-from the landing as it is now: a consent revoked in a new customer file reaches every table on the next run.
+(:mod:`stedi_transforms.ledger`), and only new or changed files are parsed, once, into ``<source>/ingested`` (in a
+Delta lake, rows are added or replaced file by file; rows of changed or removed files are dropped); a lake with
+tables and no ledger is refused (:class:`stedi_transforms.ledger.LedgerError`) unless for a full refresh, since
+which files it holds is unknown. Every other table is built from the ingested tables and the tables before it, never
+from the JSON again, and only when the sources it is built from have changed since it was last built. So after any
+run the lake equals a full rebuild from the landing as it is now: a consent revoked in a new customer file reaches
+every table on the next run.
 
 A downstream job reads what the upstream one wrote, exactly as the Glue jobs do, so ``stedi run`` and the Glue
 scripts run the same code. Parquet and JSON lakes are rebuilt in full every run.
@@ -48,9 +50,11 @@ from stedi_transforms.lake import (
     rejected_table,
 )
 from stedi_transforms.ledger import (
+    STATE,
     FileChanges,
     IngestedFile,
     LakeState,
+    LedgerError,
     RunRecord,
     compare,
     load_state,
@@ -58,7 +62,7 @@ from stedi_transforms.ledger import (
     record_run,
     save_state,
 )
-from stedi_transforms.lock import lake_lock, new_run_id
+from stedi_transforms.lock import Lease, lake_lock, new_run_id
 from stedi_transforms.reader import accepted, landing_files, read_files, rejected
 from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, REASON, SOURCES, STEP_TRAINER, Source
 from stedi_transforms.storage import FileEntry, Store
@@ -92,6 +96,20 @@ class TableIO(Protocol):
     def append(self, df: DataFrame, table: Table) -> None: ...
 
     def replace_files(self, df: DataFrame, table: Table, files: Sequence[str]) -> None: ...
+
+
+def open_state(io: TableIO, full_refresh: bool) -> LakeState:
+    """The lake's state (:func:`stedi_transforms.ledger.load_state`); LedgerError for a lake that has tables but
+    no state, unless for a ``full_refresh`` (without its ledger every landing file would look new)."""
+    state = load_state(io.store, io.table_format, full_refresh)
+    if state.version is None and not full_refresh:
+        found = next((table for table in (*INGESTED_TABLES, *OUTPUT_TABLES) if io.exists(table)), None)
+        if found is not None:
+            raise LedgerError(
+                f"lake {io.store.root} has tables ({found.name}, …) but no state ({STATE}), so which landing files "
+                "it holds is unknown; run with --full-refresh to rebuild it from the landing"
+            )
+    return state
 
 
 class JobError(RuntimeError):
@@ -155,12 +173,14 @@ class Settings:
     """How a job runs: ``full_refresh`` parses every landing file again and rebuilds every table; ``ingest=False``
     leaves out the job's own ingestion (:func:`run` ingests every source first); ``options`` are the ML table's
     (:class:`stedi_transforms.transforms.Options`); ``changes`` is the run's record of what it wrote, which
-    :func:`run` passes from job to job (a job run alone, as on Glue, rebuilds what changed)."""
+    :func:`run` passes from job to job (a job run alone, as on Glue, rebuilds what changed); ``lease`` is the lake's
+    lock held by the caller, checked before every commit and every save of the state (None: no lock is held)."""
 
     full_refresh: bool = False
     ingest: bool = True
     options: Options = field(default_factory=Options)
     changes: RunChanges | None = None
+    lease: Lease | None = field(default=None, compare=False)
 
 
 class _Job:
@@ -174,7 +194,8 @@ class _Job:
         self.ingests = settings.ingest
         self.options = settings.options
         self.changes = None if self.full_refresh else settings.changes
-        self.state = load_state(io.store, io.table_format)
+        self.lease = settings.lease
+        self.state = open_state(io, self.full_refresh)
         self.result = JobResult(name)
         self._lock = threading.Lock()  # sources may be ingested side by side (see :func:`run`)
         self.rejected_lines: dict[str, int | None] = {}  # per source, where this run rebuilt its ingested table
@@ -184,7 +205,13 @@ class _Job:
         """Change the state, then save it, while no other source's ingestion saves it half changed."""
         with self._lock:
             yield self.state
+            self.fence()
             save_state(self.io.store, self.state)
+
+    def fence(self) -> None:
+        """Stop (LeaseLostError) unless the lake is still this run's: before every commit and save."""
+        if self.lease is not None:
+            self.lease.check()
 
     @contextmanager
     def step(self, table: Table) -> Iterator[None]:
@@ -242,6 +269,7 @@ class _Job:
             ledger.pending = replace
         rows = read_files(self.spark, self.landing_root, parse, source)
         written = None
+        self.fence()
         if rebuild:
             rows, rejected_lines = counted(rows, F.col(REASON).isNotNull())
             written = self.io.write(rows, table)
@@ -309,6 +337,7 @@ class _Job:
         with self.step(table):
             if added is not None and self._append(table, inputs, seen, options, added):
                 return
+            self.fence()
             written = self.io.write(compute(), table)
             rows = self.read(table).count() if written is None else written
             with self.saving() as state:
@@ -347,6 +376,7 @@ class _Job:
                 return False
         held = self.spark.createDataFrame(rows, table.schema)
         if rows:
+            self.fence()
             self.io.append(held, table)
         with self.saving() as state:
             state.built[table.name] = seen
@@ -542,7 +572,7 @@ def run(
     """
     check_landing(landing_root)
     results = []
-    settings = replace(settings, changes=RunChanges(load_state(io.store, io.table_format)))
+    settings = replace(settings, changes=RunChanges(open_state(io, settings.full_refresh or not io.incremental)))
     steps: list[Callable[[SparkSession, str, TableIO, Settings], JobResult]] = [ingest_all, *JOBS]
     for step in steps:
         started = time.perf_counter()
@@ -553,15 +583,17 @@ def run(
     return results
 
 
-def lake_rows(spark: SparkSession, io: TableIO) -> dict[str, int]:
+def lake_rows(spark: SparkSession, io: TableIO, lease: Lease | None = None) -> dict[str, int]:
     """Rows of every table, landing (one row per non-blank line: its ingested table) to curated, as the lake's state
     recorded them when each was written. A table the state has no figure for (in a lake written before they were
-    recorded) is counted, and its figure recorded: the caller holds the lake's lock."""
+    recorded) is counted, and its figure recorded: the caller holds the lake's lock (``lease``)."""
     state = load_state(io.store, io.table_format)
     tables = (*INGESTED_TABLES, *OUTPUT_TABLES)
     missing = {table.name: io.read(spark, table).count() for table in tables if table.name not in state.rows}
     if missing:
         state.rows.update(missing)
+        if lease is not None:
+            lease.check()
         save_state(io.store, state)
     return {table.name.replace("_ingested", "_landing"): state.rows[table.name] for table in tables}
 
@@ -582,9 +614,9 @@ def update(
     >>> update(spark, "fixtures", Lake("lake"), engine="sail").rows_written  # doctest: +SKIP
     """
     started, started_at, run_id = time.perf_counter(), now(), new_run_id()
-    with lake_lock(io.store.root, run_id, "stedi run"):
-        results = run(spark, landing_root, io, settings, on_job_done)
-        rows = lake_rows(spark, io)
+    with lake_lock(io.store.root, run_id, "stedi run") as lease:
+        results = run(spark, landing_root, io, replace(settings, lease=lease), on_job_done)
+        rows = lake_rows(spark, io, lease)
         record = RunRecord(
             run_id=run_id,
             job="stedi run",
@@ -604,5 +636,6 @@ def update(
             options=asdict(settings.options),
         )
         if record_idle or record.rows_written:
+            lease.check()
             record_run(io.store, record)
     return record

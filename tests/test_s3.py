@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from stedi_transforms import engines
+from stedi_transforms import engines, ledger
 from stedi_transforms.cli import main
 from stedi_transforms.lake import CUSTOMER_TRUSTED, Lake
 from stedi_transforms.lock import LOCK_INFO, LakeBusyError, LeaseLostError, lake_lock
@@ -370,3 +370,17 @@ def test_a_run_that_cannot_renew_its_lease_stops_once_half_of_it_is_gone(
         f"s3://stedi-lake/{LOCK_INFO}: Could not connect to the endpoint URL); stopped before its next write, the "
         "next run repairs the lake"
     )
+
+
+def test_the_state_in_s3_is_written_only_over_the_state_this_run_read(s3: LocalS3, buckets: str) -> None:
+    store = S3Store("s3://stedi-lake/state", S3Settings.from_environment())
+    first = ledger.load_state(store, "delta")
+    ledger.save_state(store, first)  # none yet: created
+    ledger.save_state(store, first)  # the one it wrote: replaced
+    second = ledger.load_state(store, "delta")
+    second.rows["customer_trusted"] = 4
+    ledger.save_state(store, second)
+    first.rows["customer_trusted"] = 5
+    with pytest.raises(LeaseLostError, match="was changed by another run meanwhile"):
+        ledger.save_state(store, first)
+    assert ledger.load_state(store, "delta") == second
