@@ -2,12 +2,12 @@
 
 Each landing job first *ingests* its source: the landing files are listed and compared with the lake's ledger
 (:mod:`stedi_transforms.ledger`), and only new or changed files are parsed, once, into ``<source>/ingested`` (in a
-Delta lake, rows are added or replaced file by file; rows of changed or removed files are dropped); a lake with
-tables and no ledger is refused (:class:`stedi_transforms.ledger.LedgerError`) unless for a full refresh, since
-which files it holds is unknown. Every other table is built from the ingested tables and the tables before it, never
-from the JSON again, and only when the sources it is built from have changed since it was last built. So after any
-run the lake equals a full rebuild from the landing as it is now: a consent revoked in a new customer file reaches
-every table on the next run.
+Delta lake, a file's rows are always written by replacing that file's rows, so a file is never ingested twice
+whatever the ledger says; rows of changed or removed files are dropped). A lake with tables and no ledger is refused
+(:class:`stedi_transforms.ledger.LedgerError`) unless for a full refresh, since which files it holds is unknown.
+Every other table is built from the ingested tables and the tables before it, never from the JSON again, and only
+when the sources it is built from have changed since it was last built. So after any run the lake equals a full
+rebuild from the landing as it is now: a consent revoked in a new customer file reaches every table on the next run.
 
 A downstream job reads what the upstream one wrote, exactly as the Glue jobs do, so ``stedi run`` and the Glue
 scripts run the same code. Parquet and JSON lakes are rebuilt in full every run.
@@ -155,12 +155,14 @@ class RunChanges:
 
     ``appended`` holds, per table that only gained rows, those rows (a DataFrame that reads them whatever is
     written later: the new files' rows of an ingested table, or the rows themselves, held here) and how many;
-    ``rewritten`` the tables written otherwise. ``before`` is the lake's state when the run started.
+    ``rewritten`` the tables written otherwise; ``files``, per ingested table that only gained rows, the files
+    they came from. ``before`` is the lake's state when the run started.
     """
 
     before: LakeState
     appended: dict[str, tuple[DataFrame, int]] = field(default_factory=dict)
     rewritten: set[str] = field(default_factory=set)
+    files: dict[str, list[str]] = field(default_factory=dict)
 
 
 Added = Callable[[Mapping[str, DataFrame]], DataFrame | None]
@@ -243,6 +245,7 @@ class _Job:
             (table,),
             lambda: self._rejected(source),
             added=lambda new: rejected(new[table.name]),
+            by_file=table,
         )
 
     def _rejected(self, source: Source) -> DataFrame:
@@ -267,6 +270,8 @@ class _Job:
         only_new = not (changes.changed or changes.removed or ledger.pending)
         with self.saving():  # until the next save, a killed run leaves these files to be replaced by the next one
             ledger.pending = replace
+        if only_new and not rebuild and self._holds_rows_of(table, sorted(parsed)):
+            only_new = False  # files new to the ledger, not to the table (a ledger restored or edited): replaced
         rows = read_files(self.spark, self.landing_root, parse, source)
         written = None
         self.fence()
@@ -275,9 +280,7 @@ class _Job:
             written = self.io.write(rows, table)
             if written is not None:  # counted on the way, by the write's own action (classic Spark)
                 self.rejected_lines[source.name] = rejected_lines()
-        elif only_new:
-            self.io.append(rows, table)
-        else:
+        else:  # never an append, even of new files: rows a ledger did not know of are replaced, not doubled
             self.io.replace_files(rows, table, replace)
         new_rows = None  # the rows of the parsed files, read back where the run goes on incrementally
         if written is not None:  # a rebuild from every file, counted by the write itself: nothing to read back
@@ -299,10 +302,15 @@ class _Job:
             state.rows[table.name] = lines
             if self.changes is not None and only_new and new_rows is not None:
                 self.changes.appended[table.name] = (new_rows, parsed_lines)
+                self.changes.files[table.name] = sorted(parsed)
             elif self.changes is not None:
                 self.changes.rewritten.add(table.name)
         self.result.written.append(table.name)
         self.result.lines_parsed[source.name] = parsed_lines
+
+    def _holds_rows_of(self, table: Table, files: list[str]) -> bool:
+        """Whether ``table`` has rows of any of ``files`` (read by the file statistics the ingested tables keep)."""
+        return bool(self.io.read(self.spark, table).filter(F.col(FILE).isin(files)).limit(1).count())
 
     def built_from(
         self, inputs: Sequence[Table], options: Mapping[str, str], state: LakeState | None = None
@@ -328,14 +336,17 @@ class _Job:
         compute: Callable[[], DataFrame],
         options: Mapping[str, str] = MappingProxyType({}),
         added: Added | None = None,
+        by_file: Table | None = None,
     ) -> None:
         """Write ``table`` from its inputs, unless it already reflects what they hold now (and the options): by
-        appending what ``added`` says the inputs' new rows add, where it can, else in full."""
+        appending what ``added`` says the inputs' new rows add, where it can, else in full. A table whose rows
+        each come from one file of the ingested table ``by_file`` (a quarantine) gets them by replacing those
+        files' rows instead of appending them."""
         seen = self.built_from(inputs, options)
         if not self.full_refresh and self.state.built.get(table.name) == seen and self.io.exists(table):
             return
         with self.step(table):
-            if added is not None and self._append(table, inputs, seen, options, added):
+            if added is not None and self._append(table, inputs, seen, options, added, by_file):
                 return
             self.fence()
             written = self.io.write(compute(), table)
@@ -354,6 +365,7 @@ class _Job:
         seen: dict[str, int | str],
         options: Mapping[str, str],
         added: Added,
+        by_file: Table | None,
     ) -> bool:
         """Bring ``table`` up to date by appending what its inputs' new rows add: only if it was up to date when
         the run started, its inputs only gained rows since, and it gains at most APPEND_LIMIT rows."""
@@ -375,9 +387,13 @@ class _Job:
             if len(rows) > APPEND_LIMIT:
                 return False
         held = self.spark.createDataFrame(rows, table.schema)
+        files = changes.files.get(by_file.name) if by_file is not None else None
         if rows:
             self.fence()
-            self.io.append(held, table)
+            if files is not None:
+                self.io.replace_files(held, table, files)
+            else:
+                self.io.append(held, table)
         with self.saving() as state:
             state.built[table.name] = seen
             state.rows[table.name] += len(rows)

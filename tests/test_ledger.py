@@ -121,6 +121,23 @@ def test_a_corrupt_state_is_one_line_and_a_full_refresh_replaces_it(
     assert lake_rows(spark, lake) == EXPECTED_COUNTS
 
 
+def test_rows_of_files_the_ledger_does_not_know_are_replaced_never_added_twice(
+    spark: SparkSession, fixtures_landing: str, tmp_path: Path
+) -> None:
+    """A file whose rows are in its ingested table but not in the ledger (a ledger restored from a backup, or
+    edited) is new to the run: it was appended, and its rows doubled; now they replace the file's rows."""
+    lake = Lake(str(tmp_path / "lake"))
+    run(spark, fixtures_landing, lake)
+    state = tmp_path / "lake" / ledger.STATE
+    saved = json.loads(state.read_text())
+    for source in saved["sources"].values():
+        source["files"] = {}
+    state.write_text(json.dumps(saved))
+    run(spark, fixtures_landing, lake)
+    assert_lake_holds_the_expected_tables_once(spark, lake)
+    assert lake_rows(spark, lake) == EXPECTED_COUNTS
+
+
 class _LeaseLostAt:
     """A lease that is lost at its ``lost_at``-th check; each check grants the thread that made it one write."""
 
