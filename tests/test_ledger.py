@@ -208,3 +208,28 @@ def test_a_run_that_lost_the_lake_stops_before_its_next_commit_or_save_and_the_n
     run(spark, fixtures_landing, Lake(lake.root))
     assert_lake_holds_the_expected_tables_once(spark, lake)
     assert lake_rows(spark, lake) == EXPECTED_COUNTS
+
+
+@only_on("sail")  # the CLI's handling of the library's own error, the same whatever the engine
+def test_stedi_run_that_lost_its_lease_stops_in_one_line_with_exit_2(
+    spark: SparkSession,
+    engine: str,
+    fixtures_landing: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lost = "lake s3://b/l is no longer this run's: its lock was taken over by run two; stopped before its next write"
+
+    class Lost:
+        def check(self) -> None:
+            raise LeaseLostError(lost)
+
+    @contextlib.contextmanager
+    def lake_lock(*args: object) -> Iterator[Lost]:
+        yield Lost()
+
+    monkeypatch.setattr("stedi_transforms.pipeline.lake_lock", lake_lock)
+    lake = tmp_path / "lake"
+    code, _ = stedi("run", "--landing", fixtures_landing, "--lake", str(lake), "--engine", engine)
+    assert (code, last_error_line(capsys), (lake / ledger.STATE).exists()) == (2, f"stedi: error: {lost}", False)
