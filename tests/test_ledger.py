@@ -111,13 +111,15 @@ def test_a_corrupt_state_is_one_line_and_a_full_refresh_replaces_it(
     run(spark, fixtures_landing, lake)
     state = tmp_path / "lake" / ledger.STATE
     state.write_text('{"state_version": 1, "sources": {"cust')
-    code, _ = stedi("run", "--landing", fixtures_landing, "--lake", lake.root)
-    assert (code, last_error_line(capsys)) == (
-        2,
+    unreadable = (
         f"stedi: error: the lake's state {lake.root}/_stedi/state.json cannot be read (JSONDecodeError: "
         "Unterminated string starting at: line 1 column 34 (char 33)); run with --full-refresh to rebuild the lake "
-        "from the landing",
+        "from the landing"
     )
+    code, _ = stedi("run", "--landing", fixtures_landing, "--lake", lake.root)
+    assert (code, last_error_line(capsys)) == (2, unreadable)
+    code, _ = stedi("verify", "--lake", lake.root)  # which read the format from it, with a raw traceback
+    assert (code, last_error_line(capsys)) == (2, unreadable)
     assert stedi("run", "--landing", fixtures_landing, "--lake", lake.root, "--full-refresh")[0] == 0
     assert lake_rows(spark, lake) == EXPECTED_COUNTS
 
