@@ -197,13 +197,25 @@ class LocalStore:
         return (text, _tag(text)) if text is not None else (None, None)
 
     def create_text(self, path: str, text: str) -> str:
+        """Written beside the object, then hard-linked into place: the link fails if the object exists, and a
+        reader (or a run killed meanwhile) never sees part of the text. Where the file system has no hard links,
+        the object is created in place (``O_EXCL``)."""
         target = self._folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+        staging.write_text(text, encoding="utf-8")
         try:
-            with open(target, "x", encoding="utf-8") as created:
-                created.write(text)
+            os.link(staging, target)
         except FileExistsError as error:
             raise PreconditionFailedError(f"{target} exists") from error
+        except OSError:  # no hard links here
+            try:
+                with open(target, "x", encoding="utf-8") as created:
+                    created.write(text)
+            except FileExistsError as error:
+                raise PreconditionFailedError(f"{target} exists") from error
+        finally:
+            staging.unlink()
         return _tag(text)
 
     def replace_text_if(self, path: str, text: str, version: str) -> str:
