@@ -45,7 +45,7 @@ def assert_lake_holds_the_expected_tables_once(spark: SparkSession, lake: Lake) 
     assert ingested == {name: rows for name, rows in EXPECTED_COUNTS.items() if name.endswith("_landing")}
 
 
-@only_on("sail")  # the refusal is the library's own Python; the rows a file replaces run on both engines below
+@only_on("sail")  # the refusal is the library's own Python, the same whatever the engine
 def test_a_lake_whose_state_was_removed_is_refused_and_a_full_refresh_rebuilds_it(
     spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -124,6 +124,8 @@ def test_a_corrupt_state_is_one_line_and_a_full_refresh_replaces_it(
     assert lake_rows(spark, lake) == EXPECTED_COUNTS
 
 
+# On classic Spark, the engines' interop test (test_incremental) lands new files, replaced by file the same way.
+@only_on("sail")
 def test_rows_of_files_the_ledger_does_not_know_are_replaced_never_added_twice(
     spark: SparkSession, fixtures_landing: str, tmp_path: Path
 ) -> None:
