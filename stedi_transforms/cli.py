@@ -26,6 +26,7 @@ from stedi_transforms.cli_lake import UsageError
 from stedi_transforms.deploy import DeployError
 from stedi_transforms.engines import EngineError, engine_message
 from stedi_transforms.generate import GenerateError
+from stedi_transforms.ledger import LedgerError
 from stedi_transforms.lock import LakeBusyError
 from stedi_transforms.pipeline import JobError, LandingError
 from stedi_transforms.signals import INTERRUPTED_LINE, Interrupted, interruptible
@@ -38,6 +39,7 @@ USAGE_ERRORS = (
     DeployError,
     StorageError,
     LakeBusyError,
+    LedgerError,
     GenerateError,
 )
 """Problems of usage or environment: one line, exit code 2."""

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -236,7 +236,8 @@ def glue_job(argv: Sequence[str] | None = None) -> Iterator[tuple[SparkSession, 
     glue_context = glue_context_type(spark_context_type.getOrCreate())
     job = job_type(glue_context)
     job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
-    with lake_lock(arguments.lake, new_run_id(), arguments.job_name):
+    with lake_lock(arguments.lake, new_run_id(), arguments.job_name) as lease:
+        arguments = replace(arguments, settings=replace(arguments.settings, lease=lease))
         io = GlueTableIO(glue_context, dynamic_frame_type, arguments, _data_quality())
         yield glue_context.spark_session, arguments.landing, io
     job.commit()
@@ -265,6 +266,8 @@ def run_glue_job(job: Job, argv: Sequence[str] | None = None) -> JobResult:
             full_refresh=io.settings.full_refresh,
             options=asdict(io.settings.options),
         )
+        if io.settings.lease is not None:
+            io.settings.lease.check()
         record_run(io.store, record)
         io.check_quality(spark, result.written, say=lambda line: print(line, flush=True))  # the job's output log
     return result

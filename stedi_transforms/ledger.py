@@ -8,7 +8,13 @@ so a run counts only the tables it wrote.
 
 The state is replaced in one step (a rename locally, a single PUT on S3) after each table it describes is
 committed, and the files being ingested are recorded as *pending* before their rows are written: a run killed at any
-moment leaves a state that names every table it may have touched, and the next run repairs exactly those.
+moment leaves a state that names every table it may have touched, and the next run repairs exactly those. Each write
+is conditional on the state being the one this run read or last wrote (``If-Match`` on its ETag in S3; locally the
+same check, made under the lake's ``flock``), so a run that lost the lake never writes over its successor's.
+
+A state that cannot be read (corrupt, of another state version, or of another table format) is refused with one
+line, unless the run is a full refresh, which rebuilds everything it describes: a run that took it for missing
+would take every landing file for new.
 """
 
 from __future__ import annotations
@@ -18,11 +24,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from stedi_transforms.storage import FileEntry, Store
+from stedi_transforms.lock import LeaseLostError
+from stedi_transforms.storage import FileEntry, PreconditionFailedError, Store
 
 STATE = "_stedi/state.json"
 RUNS = "_stedi/runs"
 STATE_VERSION = 1
+
+
+class LedgerError(ValueError):
+    """The lake's state cannot be used as it is; the message says why and names ``--full-refresh``, in one line."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,8 @@ class LakeState:
     sources: dict[str, SourceLedger] = field(default_factory=dict)
     built: dict[str, dict[str, int | str]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    version: str | None = field(default=None, compare=False)
+    """The version tag of the state file this state was read from or last saved as; None where there was none."""
 
     def ledger(self, source: str) -> SourceLedger:
         return self.sources.setdefault(source, SourceLedger())
@@ -63,26 +76,59 @@ class LakeState:
         return {source: self.ledger(source).generation for source in sources}
 
 
-def load_state(store: Store, table_format: str) -> LakeState:
-    """The lake's state, or a fresh one where there is none, or where it was written for another format."""
-    text = store.read_text(STATE)
+def load_state(store: Store, table_format: str, full_refresh: bool = False) -> LakeState:
+    """The lake's state, or a fresh one where there is none. A state that cannot be read, or was written by another
+    state version or for another table format, raises LedgerError, unless for a ``full_refresh``, which gets a
+    fresh state that replaces it."""
+    text, version = store.read_tagged(STATE)
     if text is None:
         return LakeState(table_format)
+    try:
+        return _parse_state(text, table_format, version)
+    except LedgerError:
+        if full_refresh:
+            return LakeState(table_format, version=version)
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        if full_refresh:
+            return LakeState(table_format, version=version)
+        raise LedgerError(
+            f"the lake's state {_where(store)} cannot be read ({type(error).__name__}: {error}); run with "
+            "--full-refresh to rebuild the lake from the landing"
+        ) from error
+
+
+def _where(store: Store) -> str:
+    return f"{store.root.rstrip('/')}/{STATE}"
+
+
+def _parse_state(text: str, table_format: str, version: str | None) -> LakeState:
     raw = json.loads(text)
-    if raw.get("state_version") != STATE_VERSION or raw.get("table_format") != table_format:
-        return LakeState(table_format)
+    if not isinstance(raw, dict):
+        raise ValueError("not a JSON object")
+    if raw.get("state_version") != STATE_VERSION:
+        raise LedgerError(
+            f"the lake's state is of state version {raw.get('state_version')!r}, and this stedi reads version "
+            f"{STATE_VERSION}; run with --full-refresh to rebuild the lake from the landing"
+        )
+    if raw.get("table_format") != table_format:
+        raise LedgerError(
+            f"the lake's tables were written as {raw.get('table_format')!r}, not {table_format!r}; run with "
+            f"--format {raw.get('table_format')}, or with --full-refresh to rebuild the lake as {table_format}"
+        )
     return LakeState(
         table_format,
         sources={
             name: SourceLedger(
-                ledger["generation"],
+                int(ledger["generation"]),
                 {path: IngestedFile(path, **entry) for path, entry in ledger["files"].items()},
                 list(ledger["pending"]),
             )
             for name, ledger in raw["sources"].items()
         },
-        built=raw["built"],
-        rows=raw.get("rows", {}),  # absent from the states of earlier versions: those tables are counted once
+        built=dict(raw["built"]),
+        rows=dict(raw.get("rows", {})),  # absent from the states of earlier versions: those tables are counted once
+        version=version,
     )
 
 
@@ -93,12 +139,18 @@ def recorded_options(state: LakeState) -> dict[str, str]:
 
 
 def recorded_format(store: Store) -> str | None:
-    """The table format of the lake's state, if it has one."""
+    """The table format of the lake's state, if it has one it can read."""
     text = store.read_text(STATE)
-    return str(json.loads(text)["table_format"]) if text else None
+    try:
+        recorded = json.loads(text)["table_format"] if text else None
+    except (ValueError, TypeError, KeyError):
+        return None
+    return recorded if isinstance(recorded, str) else None
 
 
 def save_state(store: Store, state: LakeState) -> None:
+    """Replace the lake's state with ``state``, only if it is still the one ``state`` was read from (or there is
+    still none); raise LeaseLostError when another run changed it meanwhile."""
     raw = {
         "state_version": STATE_VERSION,
         "table_format": state.table_format,
@@ -116,7 +168,17 @@ def save_state(store: Store, state: LakeState) -> None:
         "built": state.built,
         "rows": state.rows,
     }
-    store.write_text(STATE, json.dumps(raw, indent=1, sort_keys=True) + "\n")
+    text = json.dumps(raw, indent=1, sort_keys=True) + "\n"
+    try:
+        if state.version is None:
+            state.version = store.create_text(STATE, text)
+        else:
+            state.version = store.replace_text_if(STATE, text, state.version)
+    except PreconditionFailedError:
+        raise LeaseLostError(
+            f"the lake's state {_where(store)} was changed by another run meanwhile; stopped before writing over "
+            "it, the next run repairs the lake"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """The five jobs of the original design, wired over a table IO: the local lake here, Glue's sinks on AWS.
 
 Each landing job first *ingests* its source: the landing files are listed and compared with the lake's ledger
-(:mod:`stedi_transforms.ledger`), and only new or changed files are parsed, once, into ``<source>/ingested``
-(in a Delta lake, rows are added or replaced file by file; rows of changed or removed files are dropped). Every
-other table is built from the ingested tables and the tables before it, never from the JSON again, and only when
-the sources it is built from have changed since it was last built. So after any run the lake equals a full rebuild
-from the landing as it is now: a consent revoked in a new customer file reaches every table on the next run.
+(:mod:`stedi_transforms.ledger`), and only new or changed files are parsed, once, into ``<source>/ingested`` (in a
+Delta lake, a file's rows are always written by replacing that file's rows, so a file is never ingested twice
+whatever the ledger says; rows of changed or removed files are dropped). A lake with tables and no ledger is refused
+(:class:`stedi_transforms.ledger.LedgerError`) unless for a full refresh, since which files it holds is unknown.
+Every other table is built from the ingested tables and the tables before it, never from the JSON again, and only
+when the sources it is built from have changed since it was last built. So after any run the lake equals a full
+rebuild from the landing as it is now: a consent revoked in a new customer file reaches every table on the next run.
 
 A downstream job reads what the upstream one wrote, exactly as the Glue jobs do, so ``stedi run`` and the Glue
 scripts run the same code. Parquet and JSON lakes are rebuilt in full every run.
@@ -48,9 +50,11 @@ from stedi_transforms.lake import (
     rejected_table,
 )
 from stedi_transforms.ledger import (
+    STATE,
     FileChanges,
     IngestedFile,
     LakeState,
+    LedgerError,
     RunRecord,
     compare,
     load_state,
@@ -58,7 +62,7 @@ from stedi_transforms.ledger import (
     record_run,
     save_state,
 )
-from stedi_transforms.lock import lake_lock, new_run_id
+from stedi_transforms.lock import Lease, lake_lock, new_run_id
 from stedi_transforms.reader import accepted, landing_files, read_files, rejected
 from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, REASON, SOURCES, STEP_TRAINER, Source
 from stedi_transforms.signals import wait_all
@@ -93,6 +97,20 @@ class TableIO(Protocol):
     def append(self, df: DataFrame, table: Table) -> None: ...
 
     def replace_files(self, df: DataFrame, table: Table, files: Sequence[str]) -> None: ...
+
+
+def open_state(io: TableIO, full_refresh: bool) -> LakeState:
+    """The lake's state (:func:`stedi_transforms.ledger.load_state`); LedgerError for a lake that has tables but
+    no state, unless for a ``full_refresh`` (without its ledger every landing file would look new)."""
+    state = load_state(io.store, io.table_format, full_refresh)
+    if state.version is None and not full_refresh:
+        found = next((table for table in (*INGESTED_TABLES, *OUTPUT_TABLES) if io.exists(table)), None)
+        if found is not None:
+            raise LedgerError(
+                f"lake {io.store.root} has tables ({found.name}, …) but no state ({STATE}), so which landing files "
+                "it holds is unknown; run with --full-refresh to rebuild it from the landing"
+            )
+    return state
 
 
 class JobError(RuntimeError):
@@ -138,12 +156,14 @@ class RunChanges:
 
     ``appended`` holds, per table that only gained rows, those rows (a DataFrame that reads them whatever is
     written later: the new files' rows of an ingested table, or the rows themselves, held here) and how many;
-    ``rewritten`` the tables written otherwise. ``before`` is the lake's state when the run started.
+    ``rewritten`` the tables written otherwise; ``files``, per ingested table that only gained rows, the files
+    they came from. ``before`` is the lake's state when the run started.
     """
 
     before: LakeState
     appended: dict[str, tuple[DataFrame, int]] = field(default_factory=dict)
     rewritten: set[str] = field(default_factory=set)
+    files: dict[str, list[str]] = field(default_factory=dict)
 
 
 Added = Callable[[Mapping[str, DataFrame]], DataFrame | None]
@@ -156,12 +176,14 @@ class Settings:
     """How a job runs: ``full_refresh`` parses every landing file again and rebuilds every table; ``ingest=False``
     leaves out the job's own ingestion (:func:`run` ingests every source first); ``options`` are the ML table's
     (:class:`stedi_transforms.transforms.Options`); ``changes`` is the run's record of what it wrote, which
-    :func:`run` passes from job to job (a job run alone, as on Glue, rebuilds what changed)."""
+    :func:`run` passes from job to job (a job run alone, as on Glue, rebuilds what changed); ``lease`` is the lake's
+    lock held by the caller, checked before every commit and every save of the state (None: no lock is held)."""
 
     full_refresh: bool = False
     ingest: bool = True
     options: Options = field(default_factory=Options)
     changes: RunChanges | None = None
+    lease: Lease | None = field(default=None, compare=False)
 
 
 class _Job:
@@ -175,7 +197,8 @@ class _Job:
         self.ingests = settings.ingest
         self.options = settings.options
         self.changes = None if self.full_refresh else settings.changes
-        self.state = load_state(io.store, io.table_format)
+        self.lease = settings.lease
+        self.state = open_state(io, self.full_refresh)
         self.result = JobResult(name)
         self._lock = threading.Lock()  # sources may be ingested side by side (see :func:`run`)
         self.rejected_lines: dict[str, int | None] = {}  # per source, where this run rebuilt its ingested table
@@ -185,7 +208,13 @@ class _Job:
         """Change the state, then save it, while no other source's ingestion saves it half changed."""
         with self._lock:
             yield self.state
+            self.fence()
             save_state(self.io.store, self.state)
+
+    def fence(self) -> None:
+        """Stop (LeaseLostError) unless the lake is still this run's: before every commit and save."""
+        if self.lease is not None:
+            self.lease.check()
 
     @contextmanager
     def step(self, table: Table) -> Iterator[None]:
@@ -217,6 +246,7 @@ class _Job:
             (table,),
             lambda: self._rejected(source),
             added=lambda new: rejected(new[table.name]),
+            by_file=table,
         )
 
     def _rejected(self, source: Source) -> DataFrame:
@@ -241,16 +271,17 @@ class _Job:
         only_new = not (changes.changed or changes.removed or ledger.pending)
         with self.saving():  # until the next save, a killed run leaves these files to be replaced by the next one
             ledger.pending = replace
+        if only_new and not rebuild and self._holds_rows_of(table, sorted(parsed)):
+            only_new = False  # files new to the ledger, not to the table (a ledger restored or edited): replaced
         rows = read_files(self.spark, self.landing_root, parse, source)
         written = None
+        self.fence()
         if rebuild:
             rows, rejected_lines = counted(rows, F.col(REASON).isNotNull())
             written = self.io.write(rows, table)
             if written is not None:  # counted on the way, by the write's own action (classic Spark)
                 self.rejected_lines[source.name] = rejected_lines()
-        elif only_new:
-            self.io.append(rows, table)
-        else:
+        else:  # never an append, even of new files: rows a ledger did not know of are replaced, not doubled
             self.io.replace_files(rows, table, replace)
         new_rows = None  # the rows of the parsed files, read back where the run goes on incrementally
         if written is not None:  # a rebuild from every file, counted by the write itself: nothing to read back
@@ -272,10 +303,15 @@ class _Job:
             state.rows[table.name] = lines
             if self.changes is not None and only_new and new_rows is not None:
                 self.changes.appended[table.name] = (new_rows, parsed_lines)
+                self.changes.files[table.name] = sorted(parsed)
             elif self.changes is not None:
                 self.changes.rewritten.add(table.name)
         self.result.written.append(table.name)
         self.result.lines_parsed[source.name] = parsed_lines
+
+    def _holds_rows_of(self, table: Table, files: list[str]) -> bool:
+        """Whether ``table`` has rows of any of ``files`` (read by the file statistics the ingested tables keep)."""
+        return bool(self.io.read(self.spark, table).filter(F.col(FILE).isin(files)).limit(1).count())
 
     def built_from(
         self, inputs: Sequence[Table], options: Mapping[str, str], state: LakeState | None = None
@@ -301,15 +337,19 @@ class _Job:
         compute: Callable[[], DataFrame],
         options: Mapping[str, str] = MappingProxyType({}),
         added: Added | None = None,
+        by_file: Table | None = None,
     ) -> None:
         """Write ``table`` from its inputs, unless it already reflects what they hold now (and the options): by
-        appending what ``added`` says the inputs' new rows add, where it can, else in full."""
+        appending what ``added`` says the inputs' new rows add, where it can, else in full. A table whose rows
+        each come from one file of the ingested table ``by_file`` (a quarantine) gets them by replacing those
+        files' rows instead of appending them."""
         seen = self.built_from(inputs, options)
         if not self.full_refresh and self.state.built.get(table.name) == seen and self.io.exists(table):
             return
         with self.step(table):
-            if added is not None and self._append(table, inputs, seen, options, added):
+            if added is not None and self._append(table, inputs, seen, options, added, by_file):
                 return
+            self.fence()
             written = self.io.write(compute(), table)
             rows = self.read(table).count() if written is None else written
             with self.saving() as state:
@@ -326,6 +366,7 @@ class _Job:
         seen: dict[str, int | str],
         options: Mapping[str, str],
         added: Added,
+        by_file: Table | None,
     ) -> bool:
         """Bring ``table`` up to date by appending what its inputs' new rows add: only if it was up to date when
         the run started, its inputs only gained rows since, and it gains at most APPEND_LIMIT rows."""
@@ -347,8 +388,13 @@ class _Job:
             if len(rows) > APPEND_LIMIT:
                 return False
         held = self.spark.createDataFrame(rows, table.schema)
+        files = changes.files.get(by_file.name) if by_file is not None else None
         if rows:
-            self.io.append(held, table)
+            self.fence()
+            if files is not None:
+                self.io.replace_files(held, table, files)
+            else:
+                self.io.append(held, table)
         with self.saving() as state:
             state.built[table.name] = seen
             state.rows[table.name] += len(rows)
@@ -548,7 +594,7 @@ def run(
     """
     check_landing(landing_root)
     results = []
-    settings = replace(settings, changes=RunChanges(load_state(io.store, io.table_format)))
+    settings = replace(settings, changes=RunChanges(open_state(io, settings.full_refresh or not io.incremental)))
     steps: list[Callable[[SparkSession, str, TableIO, Settings], JobResult]] = [ingest_all, *JOBS]
     for step in steps:
         started = time.perf_counter()
@@ -559,15 +605,17 @@ def run(
     return results
 
 
-def lake_rows(spark: SparkSession, io: TableIO) -> dict[str, int]:
+def lake_rows(spark: SparkSession, io: TableIO, lease: Lease | None = None) -> dict[str, int]:
     """Rows of every table, landing (one row per non-blank line: its ingested table) to curated, as the lake's state
     recorded them when each was written. A table the state has no figure for (in a lake written before they were
-    recorded) is counted, and its figure recorded: the caller holds the lake's lock."""
+    recorded) is counted, and its figure recorded: the caller holds the lake's lock (``lease``)."""
     state = load_state(io.store, io.table_format)
     tables = (*INGESTED_TABLES, *OUTPUT_TABLES)
     missing = {table.name: io.read(spark, table).count() for table in tables if table.name not in state.rows}
     if missing:
         state.rows.update(missing)
+        if lease is not None:
+            lease.check()
         save_state(io.store, state)
     return {table.name.replace("_ingested", "_landing"): state.rows[table.name] for table in tables}
 
@@ -588,9 +636,9 @@ def update(
     >>> update(spark, "fixtures", Lake("lake"), engine="sail").rows_written  # doctest: +SKIP
     """
     started, started_at, run_id = time.perf_counter(), now(), new_run_id()
-    with lake_lock(io.store.root, run_id, "stedi run"):
-        results = run(spark, landing_root, io, settings, on_job_done)
-        rows = lake_rows(spark, io)
+    with lake_lock(io.store.root, run_id, "stedi run") as lease:
+        results = run(spark, landing_root, io, replace(settings, lease=lease), on_job_done)
+        rows = lake_rows(spark, io, lease)
         record = RunRecord(
             run_id=run_id,
             job="stedi run",
@@ -610,5 +658,6 @@ def update(
             options=asdict(settings.options),
         )
         if record_idle or record.rows_written:
+            lease.check()
             record_run(io.store, record)
     return record

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import hashlib
 import os
 import uuid
 import zlib
@@ -96,12 +97,22 @@ class Store(Protocol):
         """Replace a small object in one step: readers see the old text or the new, never a part."""
         ...
 
+    def read_tagged(self, path: str) -> tuple[str | None, str | None]:
+        """A small object's text and version tag, or (None, None) when there is none."""
+        ...
+
     def create_text(self, path: str, text: str) -> str:
         """Write a small object only if none exists (else PreconditionFailedError); return its version tag."""
         ...
 
+    def replace_text_if(self, path: str, text: str, version: str) -> str:
+        """Replace a small object only if it is still there at version ``version`` (else PreconditionFailedError,
+        also when it is gone); return the new version tag."""
+        ...
+
     def delete(self, path: str, version: str | None = None) -> None:
-        """Delete an object (only if its version is still ``version``, when given); a missing one is fine."""
+        """Delete an object, only if it is still at ``version`` when one is given (else PreconditionFailedError);
+        an object already gone is fine, with or without a version."""
         ...
 
 
@@ -181,19 +192,50 @@ class LocalStore:
         staging.write_text(text, encoding="utf-8")
         os.replace(staging, target)
 
+    def read_tagged(self, path: str) -> tuple[str | None, str | None]:
+        text = self.read_text(path)
+        return (text, _tag(text)) if text is not None else (None, None)
+
     def create_text(self, path: str, text: str) -> str:
+        """Written beside the object, then hard-linked into place: the link fails if the object exists, and a
+        reader (or a run killed meanwhile) never sees part of the text. Where the file system has no hard links,
+        the object is created in place (``O_EXCL``)."""
         target = self._folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+        staging.write_text(text, encoding="utf-8")
         try:
-            with open(target, "x", encoding="utf-8") as created:
-                created.write(text)
+            os.link(staging, target)
         except FileExistsError as error:
             raise PreconditionFailedError(f"{target} exists") from error
-        return str(target.stat().st_mtime_ns)
+        except OSError:  # no hard links here
+            try:
+                with open(target, "x", encoding="utf-8") as created:
+                    created.write(text)
+            except FileExistsError as error:
+                raise PreconditionFailedError(f"{target} exists") from error
+        finally:
+            staging.unlink()
+        return _tag(text)
+
+    def replace_text_if(self, path: str, text: str, version: str) -> str:
+        """As on S3, but a check then a rename: sound because every writer of a local lake holds its ``flock``
+        (:mod:`stedi_transforms.lock`), so the check only ever finds a change made outside any run."""
+        if self.read_tagged(path)[1] != version:
+            raise PreconditionFailedError(f"{self._folder / path} changed meanwhile")
+        self.write_text(path, text)
+        return _tag(text)
 
     def delete(self, path: str, version: str | None = None) -> None:
+        if version is not None and self.read_tagged(path)[1] not in (version, None):
+            raise PreconditionFailedError(f"{self._folder / path} changed meanwhile")
         with contextlib.suppress(FileNotFoundError):
             (self._folder / path).unlink()
+
+
+def _tag(text: str) -> str:
+    """A local object's version tag: a digest of its content, as S3's ETag is of a simple upload's."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def s3_client(settings: S3Settings) -> Any:
@@ -310,12 +352,13 @@ class S3Store:
         return str(answer["ETag"]).strip('"')
 
     def delete(self, path: str, version: str | None = None) -> None:
-        conditions = {"IfMatch": f'"{version}"'} if version else {}
-        with _s3_errors(f"s3://{self.bucket}/{self._key(path)}"):
+        """A conditional delete (``If-Match``) of an object already gone is a 404 on S3 (and moto): gone is fine."""
+        conditions = {"IfMatch": f'"{version}"'} if version is not None else {}
+        with contextlib.suppress(_MissingError), _s3_errors(f"s3://{self.bucket}/{self._key(path)}"):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(path), **conditions)
 
     def read_tagged(self, path: str) -> tuple[str | None, str | None]:
-        """A small object's text and version tag (its ETag), or (None, None) when there is none."""
+        """The tag is the object's ETag."""
         try:
             with _s3_errors(f"s3://{self.bucket}/{self._key(path)}"):
                 answer = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
@@ -324,12 +367,15 @@ class S3Store:
         return answer["Body"].read().decode("utf-8"), str(answer["ETag"]).strip('"')
 
     def replace_text_if(self, path: str, text: str, version: str) -> str:
-        """Replace a small object only if its version tag is still ``version`` (else PreconditionFailedError);
-        return the new tag."""
-        with _s3_errors(f"s3://{self.bucket}/{self._key(path)}"):
-            answer = self.client.put_object(
-                Bucket=self.bucket, Key=self._key(path), Body=text.encode("utf-8"), IfMatch=f'"{version}"'
-            )
+        """A PUT with ``If-Match`` on the ETag: S3 answers 412 when the object changed, 404 when it is gone."""
+        location = f"s3://{self.bucket}/{self._key(path)}"
+        try:
+            with _s3_errors(location):
+                answer = self.client.put_object(
+                    Bucket=self.bucket, Key=self._key(path), Body=text.encode("utf-8"), IfMatch=f'"{version}"'
+                )
+        except _MissingError as error:
+            raise PreconditionFailedError(f"{location} is gone") from error
         return str(answer["ETag"]).strip('"')
 
 

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,7 +71,7 @@ def test_the_pipeline_runs_exactly_on_sails_local_cluster(
 
 
 @pytest.fixture
-def python_without_the_package(tmp_path: Path) -> Iterator[Path]:
+def python_without_the_package(tmp_path: Path) -> Path:
     """A Python that has this environment's packages (PySpark, Arrow) but not this project: ``-S`` skips the
     site-packages' ``.pth`` files, which is how an editable install puts the project on the path."""
     wrapper = tmp_path / "python-without-stedi"
@@ -83,7 +82,7 @@ def python_without_the_package(tmp_path: Path) -> Iterator[Path]:
     wrapper.chmod(0o755)
     check = subprocess.run([str(wrapper), "-c", "import stedi_transforms.reader"], cwd=tmp_path, capture_output=True)
     assert check.returncode == 1, "the package is still importable"
-    yield wrapper
+    return wrapper
 
 
 @only_on("sail")

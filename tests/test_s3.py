@@ -9,17 +9,27 @@ import logging
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
 
-from stedi_transforms import engines
+from stedi_transforms import engines, ledger
 from stedi_transforms.cli import main
 from stedi_transforms.lake import CUSTOMER_TRUSTED, Lake
-from stedi_transforms.lock import LOCK_INFO, LakeBusyError, lake_lock
-from stedi_transforms.storage import S3Settings, S3Store, s3_client
+from stedi_transforms.lock import LOCK_INFO, LakeBusyError, LeaseLostError, lake_lock
+from stedi_transforms.storage import (
+    PreconditionFailedError,
+    S3Settings,
+    S3Store,
+    StorageError,
+    Store,
+    open_store,
+    s3_client,
+)
 from tests.compare import assert_lake_holds_the_expected_tables
 from tests.conftest import LocalS3
 from tests.fixture_tables import EXPECTED_COUNTS
@@ -189,3 +199,188 @@ def test_a_delta_table_in_s3_exists_from_its_first_commit_as_on_disk(s3: LocalS3
     (tmp_path / log / "00000000000000000000.json").write_text("{}")
     assert (in_s3.exists(CUSTOMER_TRUSTED), on_disk.exists(CUSTOMER_TRUSTED)) == (True, True)
     assert (list(in_s3.store.names("missing")), list(on_disk.store.names("missing"))) == ([], [])
+
+
+@pytest.fixture(params=["s3", "local"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """An empty store: a prefix of the local S3 server, or a local folder."""
+    if request.param == "local":
+        return open_store(str(tmp_path))
+    request.getfixturevalue("buckets")
+    return open_store(f"s3://stedi-lake/conditions-{time.time_ns()}")
+
+
+def test_both_stores_and_the_local_s3_server_honour_every_condition_the_lock_and_the_state_rely_on(
+    store: Store,
+) -> None:
+    created = store.create_text("x.json", "one")
+    with pytest.raises(PreconditionFailedError):
+        store.create_text("x.json", "two")  # If-None-Match: *
+    assert store.read_tagged("x.json") == ("one", created)
+    replaced = store.replace_text_if("x.json", "two", created)  # If-Match on the tag it still has
+    with pytest.raises(PreconditionFailedError):
+        store.replace_text_if("x.json", "three", created)  # a tag it no longer has
+    with pytest.raises(PreconditionFailedError):
+        store.delete("x.json", version=created)  # a conditional delete of what it no longer is
+    assert store.read_tagged("x.json") == ("two", replaced)
+    store.delete("x.json", version=replaced)
+    assert store.read_tagged("x.json") == (None, None)
+    store.delete("x.json", version=replaced)  # already gone: fine, with a version or without
+    store.delete("x.json")
+    with pytest.raises(PreconditionFailedError):
+        store.replace_text_if("x.json", "four", replaced)  # gone: nothing to replace
+    assert store.read_tagged("x.json") == (None, None)
+
+
+DEAD = {"run_id": "dead", "job": "stedi run", "host": "gone", "pid": 1, "started": 0.0, "expires": 1.0}
+
+
+def _holder(run_id: str, seconds: float = 600.0) -> str:
+    now = time.time()
+    return json.dumps({**DEAD, "run_id": run_id, "started": now, "expires": now + seconds})
+
+
+def _meanwhile(monkeypatch: pytest.MonkeyPatch, method: str, before: Callable[[S3Store], None]) -> None:
+    """Run ``before`` once, right before the store's next call of ``method``, as another run would meanwhile."""
+    real = getattr(S3Store, method)
+    done = False
+
+    def patched(self: S3Store, *args: Any, **kwargs: Any) -> Any:
+        nonlocal done
+        if not done:
+            done = True
+            before(self)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(S3Store, method, patched)
+
+
+def test_a_takeover_that_finds_the_lock_gone_never_deletes_a_third_runs_fresh_lock(
+    s3: LocalS3, buckets: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dead run's lock is gone by the time the taker reads it, and a third run makes its own right after: the
+    taker deleted, unconditionally, whatever lock was there, the third run's, then took the lake too."""
+    lake = "s3://stedi-lake/third"
+    store = S3Store(lake, S3Settings.from_environment())
+    store.create_text(LOCK_INFO, json.dumps(DEAD))
+    third = _holder("third")
+    real_read = S3Store.read_tagged
+
+    def read_as_the_third_run_starts(self: S3Store, path: str) -> tuple[str | None, str | None]:
+        monkeypatch.setattr(S3Store, "read_tagged", real_read)
+        self.delete(path)  # someone took the dead lock away, and read nothing
+        answer = real_read(self, path)
+        self.create_text(path, third)  # the third run locks the lake
+        return answer
+
+    monkeypatch.setattr(S3Store, "read_tagged", read_as_the_third_run_starts)
+    with pytest.raises(LakeBusyError, match="is being written by run third"), lake_lock(lake, "taker", "stedi run"):
+        pass
+    assert store.read_text(LOCK_INFO) == third
+
+
+def test_a_takeover_whose_conditional_delete_finds_the_lock_already_gone_takes_the_lake(
+    s3: LocalS3, buckets: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another taker deleted the expired lock between this one's read and its delete: the delete of a key already
+    gone failed the run with "does not exist"."""
+    lake = "s3://stedi-lake/gone"
+    store = S3Store(lake, S3Settings.from_environment())
+    store.create_text(LOCK_INFO, json.dumps(DEAD))
+    _meanwhile(
+        monkeypatch,
+        "delete",
+        lambda other: other.client.delete_object(Bucket="stedi-lake", Key="gone/_stedi/lock.json"),
+    )
+    with lake_lock(lake, "taker", "stedi run"):
+        held = json.loads(store.read_text(LOCK_INFO) or "{}")
+    assert (held["run_id"], store.read_text(LOCK_INFO)) == ("taker", None)
+
+
+def test_a_takeover_that_loses_the_race_stops_in_one_line_naming_the_winner(
+    s3: LocalS3, buckets: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = "s3://stedi-lake/race"
+    store = S3Store(lake, S3Settings.from_environment())
+    store.create_text(LOCK_INFO, json.dumps(DEAD))
+    winner = _holder("winner")
+
+    def win(other: S3Store) -> None:  # the other taker deletes the expired lock, and makes its own
+        other.client.delete_object(Bucket="stedi-lake", Key="race/_stedi/lock.json")
+        other.create_text(LOCK_INFO, winner)
+
+    _meanwhile(monkeypatch, "delete", win)
+    with pytest.raises(LakeBusyError, match="is being written by run winner"), lake_lock(lake, "loser", "stedi run"):
+        pass
+    assert store.read_text(LOCK_INFO) == winner
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_run_whose_lock_was_taken_over_stops_at_its_next_check_and_leaves_the_new_lock(
+    s3: LocalS3, buckets: str
+) -> None:
+    lake = "s3://stedi-lake/taken"
+    store = S3Store(lake, S3Settings.from_environment())
+    taker = _holder("taker")
+    with lake_lock(lake, "first", "stedi run") as lease:
+        lease.check()
+        store.write_text(LOCK_INFO, taker)  # as a run that judged the lease expired by its own clock
+        with pytest.raises(LeaseLostError) as lost:
+            lease.check()
+    assert str(lost.value).startswith(
+        f"lake {lake} is no longer this run's: its lock was taken over by run taker (stedi run, pid 1 on gone, "
+    )
+    assert store.read_text(LOCK_INFO) == taker  # the first run, leaving, did not delete the taker's lock
+
+
+def test_a_run_that_cannot_renew_its_lease_stops_once_half_of_it_is_gone(
+    s3: LocalS3, buckets: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat returned silently on any error: after a network blip of a lease's length, another run took the
+    lake over while this one went on writing."""
+    lake = "s3://stedi-lake/blip"
+    clock = FakeClock()
+    renewals: list[str] = []
+
+    def unreachable(self: S3Store, path: str, text: str, version: str) -> str:
+        renewals.append(path)
+        raise StorageError(f"s3://stedi-lake/{path}: Could not connect to the endpoint URL")
+
+    with lake_lock(lake, "first", "stedi run", lease=1.0, clock=clock) as lease:
+        monkeypatch.setattr(S3Store, "replace_text_if", unreachable)
+        deadline = time.monotonic() + 10
+        while not renewals and time.monotonic() < deadline:  # the heartbeat, every tenth of the lease
+            time.sleep(0.02)
+        clock.now += 0.4
+        lease.check()  # more than half the lease left: a blip is not yet a lost lake
+        clock.now += 0.2
+        with pytest.raises(LeaseLostError) as lost:
+            lease.check()
+        monkeypatch.undo()
+    assert renewals
+    assert str(lost.value) == (
+        f"lake {lake} is no longer this run's: its lease could not be renewed (0 s of 1 s left, last error: "
+        f"s3://stedi-lake/{LOCK_INFO}: Could not connect to the endpoint URL); stopped before its next write, the "
+        "next run repairs the lake"
+    )
+
+
+def test_the_state_in_s3_is_written_only_over_the_state_this_run_read(s3: LocalS3, buckets: str) -> None:
+    store = S3Store("s3://stedi-lake/state", S3Settings.from_environment())
+    first = ledger.load_state(store, "delta")
+    ledger.save_state(store, first)  # none yet: created
+    ledger.save_state(store, first)  # the one it wrote: replaced
+    second = ledger.load_state(store, "delta")
+    second.rows["customer_trusted"] = 4
+    ledger.save_state(store, second)
+    first.rows["customer_trusted"] = 5
+    with pytest.raises(LeaseLostError, match="was changed by another run meanwhile"):
+        ledger.save_state(store, first)
+    assert ledger.load_state(store, "delta") == second
