@@ -16,9 +16,16 @@ from stedi_transforms.dq.dqdl import DQDLError, Ruleset, parse
 from stedi_transforms.dq.evaluate import RuleResult, evaluate
 
 __all__ = [
-    "DQDLError", "RuleResult", "Ruleset", "evaluate", "evaluate_tables", "load_ruleset", "parse", "ruleset_names",
+    "DQDLError",
+    "RuleResult",
+    "Ruleset",
+    "evaluate",
+    "evaluate_tables",
+    "load_ruleset",
+    "parse",
+    "ruleset_names",
     "ruleset_text",
-]  # fmt: skip
+]
 
 
 def ruleset_names() -> list[str]:
@@ -36,8 +43,9 @@ def ruleset_text(table: str) -> str:
 
 def load_ruleset(table: str) -> Ruleset:
     """The packaged ruleset of ``table``, parsed."""
+    text = ruleset_text(table)
     try:
-        return parse(ruleset_text(table))
+        return parse(text)
     except DQDLError as error:
         raise DQDLError(f"{table}.dqdl: {error}") from None
 

@@ -289,9 +289,16 @@ class _ToModel(Transformer[Token, Ruleset]):
             elif isinstance(child, tuple):
                 labels = child
         return Rule(
-            str(rule_type), tuple(parameters), condition, where, labels, tuple(tags), rule_type.line or 0,
-            rule_type.column or 0, self._text(meta),
-        )  # fmt: skip
+            str(rule_type),
+            tuple(parameters),
+            condition,
+            where,
+            labels,
+            tuple(tags),
+            rule_type.line or 0,
+            rule_type.column or 0,
+            self._text(meta),
+        )
 
     def group(self, children: list[object]) -> Rule | Composite:
         inner = children[0]
@@ -403,13 +410,12 @@ def parse(text: str) -> Ruleset:
 
 def _message(error: UnexpectedInput, text: str) -> str:
     where = f"line {error.line}, column {error.column}"
-    if isinstance(error, UnexpectedEOF):
+    if isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END"):
         lines = text.splitlines() or [""]
         where = f"line {len(lines)}, column {len(lines[-1]) + 1}"
         return f"{where}: the ruleset ends early; expected {_expected(map(str, error.expected))}"
     if isinstance(error, UnexpectedToken):
-        found = "the end of the ruleset" if error.token.type == "$END" else repr(str(error.token))
-        return f"{where}: unexpected {found}; expected {_expected(error.expected)}"
+        return f"{where}: unexpected {str(error.token)!r}; expected {_expected(error.expected)}"
     if isinstance(error, UnexpectedCharacters):
         return f"{where}: unexpected character {error.char!r}"
     return f"{where}: {error}"

@@ -68,9 +68,19 @@ _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 _ON_COLUMNS = (
-    "IsComplete", "Completeness", "IsUnique", "Uniqueness", "IsPrimaryKey", "ColumnValues", "ColumnDataType",
-    "DistinctValuesCount", "Mean", "Sum", "StandardDeviation", "DataFreshness",
-)  # fmt: skip
+    "IsComplete",
+    "Completeness",
+    "IsUnique",
+    "Uniqueness",
+    "IsPrimaryKey",
+    "ColumnValues",
+    "ColumnDataType",
+    "DistinctValuesCount",
+    "Mean",
+    "Sum",
+    "StandardDeviation",
+    "DataFreshness",
+)
 """The rule types whose arguments are all columns of the table."""
 
 PASS_COLUMN = "DataQualityRulesPass"
@@ -114,6 +124,8 @@ class _Plan:
     """The aggregates, window columns and joins that one table's rules need, gathered for one query."""
 
     def __init__(self, df: DataFrame, references: Mapping[str, DataFrame]) -> None:
+        self.base = df
+        self.names = set(df.columns)
         self.df = df
         self.references = references
         self.aggregates: list[Column] = []
@@ -121,7 +133,7 @@ class _Plan:
         self.rows: dict[str, Column] = {}
         self._windows: dict[tuple[tuple[str, ...], str | None], str] = {}
         self._joins = 0
-        self._columns: list[str] = []
+        self._columns: list[Column] = []
 
     def aggregate(self, expression: Column) -> str:
         name = f"_dq{len(self.aggregates)}"
@@ -129,12 +141,17 @@ class _Plan:
         return name
 
     def column(self, expression: Column) -> Column:
-        """``expression`` as a column of the table the aggregates read: each row's outcome is computed once, and
-        Sail names no two of them alike (it refuses two aggregates over unnamed ``try_cast``s)."""
+        """``expression`` as a column of the table the aggregates read, added with the others in one projection
+        (:meth:`table`): each row's outcome is computed once, and Sail names no two of them alike (it refuses two
+        aggregates over unnamed ``try_cast``s)."""
         name = f"_dq_row{len(self._columns)}"
-        self._columns.append(name)
-        self.df = self.df.withColumn(name, expression)
+        self._columns.append(expression.alias(name))
         return F.col(name)
+
+    def table(self) -> DataFrame:
+        """The table with every column the rules added: their window columns and joins, then one projection of the
+        rows' outcomes (one ``select``, not a ``withColumn`` each: classic Spark analyses a plan again per call)."""
+        return self.df.select("*", *self._columns) if self._columns else self.df
 
     def reference_count(self, reference: DataFrame) -> str:
         name = f"_dq_ref{len(self.counts)}"
@@ -162,9 +179,7 @@ class _Plan:
         distinct = reference.select(
             *[F.col(_q(name)).alias(key) for name, key in zip(reference_columns, keys, strict=True)]
         ).distinct()
-        condition = [
-            F.col(_q(name)) == F.col(key) for name, key in zip(columns, keys, strict=True)
-        ]  # fmt: skip
+        condition = [F.col(_q(name)) == F.col(key) for name, key in zip(columns, keys, strict=True)]
         joined = self.df.join(distinct.withColumn(flag, F.lit(True)), on=_all(condition), how="left")
         self.df = joined.drop(*keys)
         return F.coalesce(F.col(flag), F.lit(False))
@@ -257,9 +272,12 @@ def _values_condition(column: Column, condition: Condition) -> Column:
     """Whether a row's value meets a ``ColumnValues`` condition; never null (a null value fails unless the condition
     names NULL)."""
     operator, operands = condition.operator, condition.operands
-    dates = [operand for operand in operands if isinstance(operand, Now) or (
-        isinstance(operand, str) and _DATE.fullmatch(operand) and operator not in ("=", "!=", "in", "not in")
-    )]  # fmt: skip
+    dates = [
+        operand
+        for operand in operands
+        if isinstance(operand, Now)
+        or (isinstance(operand, str) and _DATE.fullmatch(operand) and operator not in ("=", "!=", "in", "not in"))
+    ]
     if dates:
         values: list[Any] = [
             _now(operand).date().isoformat() if isinstance(operand, Now) else operand for operand in operands
@@ -331,8 +349,9 @@ def _checked_by_rows(plan: _Plan, rule: Rule, passing: Column, metric: str, empt
     def decide(row: Row | None) -> RuleResult:
         ratio = _ratio(row, names)
         if ratio is None:
-            return RuleResult(str(rule), PASSED if empty_passes else FAILED, "No rows matched the filter", {},
-                              dict(rule.labels))  # fmt: skip
+            return RuleResult(
+                str(rule), PASSED if empty_passes else FAILED, "No rows matched the filter", {}, dict(rule.labels)
+            )
         metrics = {metric: ratio}
         if rule.threshold is not None:
             met = rule.threshold.holds(ratio)
@@ -345,14 +364,14 @@ def _checked_by_rows(plan: _Plan, rule: Rule, passing: Column, metric: str, empt
 def _plan_rule(plan: _Plan, rule: Rule, spark_sql: Callable[[str], DataFrame]) -> Decide:
     """Add what one rule needs to the plan; return how it is decided from the plan's one row of aggregates."""
     kind, where = rule.rule_type, rule.where
-    columns_of_df = set(plan.df.columns)
+    columns_of_df = plan.names
     if kind in _ON_COLUMNS:
         missing = [name for name in _parameters(rule) if name not in columns_of_df]
         if missing:
             return lambda _row: _failed(rule, f"Column {missing[0]} does not exist in the dataset")
     if where is not None:
         try:
-            plan.df.select(F.expr(where).alias("where")).schema  # noqa: B018 (analysed now: a bad clause fails its rule)
+            plan.base.select(F.expr(where).alias("where")).schema  # noqa: B018 (analysed now: a bad clause fails its rule)
         except Exception:  # the engine's own analysis error, whatever its class on this engine
             return lambda _row: _failed(rule, "The provided where clause is invalid")
 
@@ -386,8 +405,10 @@ def _plan_rule(plan: _Plan, rule: Rule, spark_sql: Callable[[str], DataFrame]) -
         condition = _condition(rule) if kind == "Uniqueness" else Condition("=", (1.0,))
         frequency = plan.frequency(columns, where)
         counted = _any_not_null(columns)
-        unique = (plan.aggregate(F.count(F.when(_filtered(counted & (frequency == 1), where), 1))),
-                  plan.aggregate(F.count(F.when(_filtered(counted, where), 1))))  # fmt: skip
+        unique = (
+            plan.aggregate(F.count(F.when(_filtered(counted & (frequency == 1), where), 1))),
+            plan.aggregate(F.count(F.when(_filtered(counted, where), 1))),
+        )
         complete = {name: _share(plan, F.col(_q(name)).isNotNull(), where) for name in columns}
         unique_rows = F.coalesce(~counted | (frequency == 1), F.lit(False))
         if kind == "IsPrimaryKey":
@@ -461,8 +482,11 @@ def _plan_rule(plan: _Plan, rule: Rule, spark_sql: Callable[[str], DataFrame]) -
             if ratio is None:
                 return _failed(rule, "Empty state: no rows to measure")
             if extremes:
-                metrics = {f"Column.{column}.{name}": float(row[alias]) for name, alias in extremes.items()
-                           if row[alias] is not None}  # fmt: skip
+                metrics = {
+                    f"Column.{column}.{name}": float(row[alias])
+                    for name, alias in extremes.items()
+                    if row[alias] is not None
+                }
                 if row[nulls]:
                     return _failed(rule, "Value: NULL does not meet the constraint requirement!", metrics)
                 worst = metrics.get(f"Column.{column}.Minimum", metrics.get(f"Column.{column}.Maximum", 0.0))
@@ -533,8 +557,10 @@ def _plan_rule(plan: _Plan, rule: Rule, spark_sql: Callable[[str], DataFrame]) -
         if alias not in plan.references:
             return lambda _row: _failed(rule, f"{alias} not found in additional sources")
         if len(own) != len(keys):
-            raise DQDLError(f"line {rule.line}, column {rule.column}: ReferentialIntegrity pairs as many columns "
-                            f"on each side, not {len(own)} and {len(keys)}")  # fmt: skip
+            raise DQDLError(
+                f"line {rule.line}, column {rule.column}: ReferentialIntegrity pairs as many columns "
+                f"on each side, not {len(own)} and {len(keys)}"
+            )
         missing = [name for name in own if name not in columns_of_df]
         if missing:
             return lambda _row: _failed(rule, f"Column {missing[0]} does not exist in the dataset")
@@ -609,8 +635,13 @@ def _combine(rule: Rule | Composite, leaves: Mapping[int, RuleResult]) -> RuleRe
     metrics: dict[str, float] = {}
     for member in members:
         metrics |= member.evaluated_metrics
-    return RuleResult(str(rule), PASSED if passed else FAILED, "\n".join(reasons) or None if not passed else None,
-                      metrics, dict(rule.labels))  # fmt: skip
+    return RuleResult(
+        str(rule),
+        PASSED if passed else FAILED,
+        "\n".join(reasons) or None if not passed else None,
+        metrics,
+        dict(rule.labels),
+    )
 
 
 def _run(df: DataFrame, ruleset: Ruleset, references: Mapping[str, DataFrame]) -> tuple[list[RuleResult], _Plan]:
@@ -626,18 +657,20 @@ def _run(df: DataFrame, ruleset: Ruleset, references: Mapping[str, DataFrame]) -
     decisions = [(id(rule), _plan_rule(plan, rule, spark_sql)) for rule in leaves]
     row: Row | None = None
     if plan.aggregates:
-        result = plan.df.agg(*plan.aggregates)
+        result = plan.table().agg(*plan.aggregates)
         for _, counts in plan.counts:
             result = result.crossJoin(counts)
         row = result.collect()[0]
     decided = {key: decide(row) for key, decide in decisions}
     results = [_combine(rule, decided) for rule in ruleset.rules]
     labelled = [
-        result if result.labels or not ruleset.default_labels
-        else RuleResult(result.rule, result.outcome, result.failure_reason, result.evaluated_metrics,
-                        dict(ruleset.default_labels))
+        result
+        if result.labels or not ruleset.default_labels
+        else RuleResult(
+            result.rule, result.outcome, result.failure_reason, result.evaluated_metrics, dict(ruleset.default_labels)
+        )
         for result in results
-    ]  # fmt: skip
+    ]
     return labelled, plan
 
 
@@ -679,10 +712,13 @@ def row_level_outcomes(
     if not outcomes:
         empty = F.array().cast("array<string>")
         return results, df.select(
-            "*", empty.alias(PASS_COLUMN), empty.alias(FAIL_COLUMN), empty.alias(SKIP_COLUMN),
+            "*",
+            empty.alias(PASS_COLUMN),
+            empty.alias(FAIL_COLUMN),
+            empty.alias(SKIP_COLUMN),
             F.lit(PASSED).alias(RESULT_COLUMN),
-        )  # fmt: skip
-    marked = plan.df.select(
+        )
+    marked = plan.table().select(
         *[F.col(_q(name)) for name in df.columns],
         named(lambda outcome: outcome).alias(PASS_COLUMN),
         named(lambda outcome: ~outcome).alias(FAIL_COLUMN),
