@@ -13,7 +13,7 @@ from importlib import resources
 from pyspark.sql import DataFrame
 
 from stedi_transforms.dq.dqdl import DQDLError, Ruleset, parse
-from stedi_transforms.dq.evaluate import RuleResult, evaluate
+from stedi_transforms.dq.evaluate import RuleResult, evaluate, evaluate_many
 
 __all__ = [
     "DQDLError",
@@ -59,4 +59,4 @@ def evaluate_tables(
     unknown = sorted(set(chosen) - set(tables))
     if unknown:
         raise DQDLError(f"no table {unknown[0]!r} in the lake; its tables are {', '.join(sorted(tables))}")
-    return {name: evaluate(tables[name], ruleset, tables) for name, ruleset in chosen.items()}
+    return evaluate_many({name: (tables[name], ruleset) for name, ruleset in chosen.items()}, tables)

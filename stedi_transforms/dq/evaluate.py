@@ -123,7 +123,8 @@ Decide = Callable[[Row | None], RuleResult]
 class _Plan:
     """The aggregates, window columns and joins that one table's rules need, gathered for one query."""
 
-    def __init__(self, df: DataFrame, references: Mapping[str, DataFrame]) -> None:
+    def __init__(self, df: DataFrame, references: Mapping[str, DataFrame], prefix: str = "") -> None:
+        self.prefix = f"_dq{prefix}"
         self.base = df
         self.names = set(df.columns)
         self.df = df
@@ -136,7 +137,7 @@ class _Plan:
         self._columns: list[Column] = []
 
     def aggregate(self, expression: Column) -> str:
-        name = f"_dq{len(self.aggregates)}"
+        name = f"{self.prefix}{len(self.aggregates)}"
         self.aggregates.append(expression.alias(name))
         return name
 
@@ -144,7 +145,7 @@ class _Plan:
         """``expression`` as a column of the table the aggregates read, added with the others in one projection
         (:meth:`table`): each row's outcome is computed once, and Sail names no two of them alike (it refuses two
         aggregates over unnamed ``try_cast``s)."""
-        name = f"_dq_row{len(self._columns)}"
+        name = f"{self.prefix}_row{len(self._columns)}"
         self._columns.append(expression.alias(name))
         return F.col(name)
 
@@ -154,7 +155,7 @@ class _Plan:
         return self.df.select("*", *self._columns) if self._columns else self.df
 
     def reference_count(self, reference: DataFrame) -> str:
-        name = f"_dq_ref{len(self.counts)}"
+        name = f"{self.prefix}_ref{len(self.counts)}"
         self.counts.append((name, reference.agg(F.count(F.lit(1)).alias(name))))
         return name
 
@@ -162,7 +163,7 @@ class _Plan:
         """How often each row's values of ``columns`` occur among the rows that ``where`` keeps (a window column)."""
         key = (columns, where)
         if key not in self._windows:
-            name = f"_dq_freq{len(self._windows)}"
+            name = f"{self.prefix}_freq{len(self._windows)}"
             counted = _filtered(_any_not_null(columns), where)
             self.df = self.df.withColumn(
                 name, F.count(F.when(counted, F.lit(1))).over(Window.partitionBy(*[F.col(_q(c)) for c in columns]))
@@ -174,8 +175,8 @@ class _Plan:
         """Whether each row's ``columns`` occur in the reference table's ``reference_columns`` (a left join)."""
         index = self._joins
         self._joins += 1
-        keys = [f"_dq_key{index}_{position}" for position in range(len(columns))]
-        flag = f"_dq_found{index}"
+        keys = [f"{self.prefix}_key{index}_{position}" for position in range(len(columns))]
+        flag = f"{self.prefix}_found{index}"
         distinct = reference.select(
             *[F.col(_q(name)).alias(key) for name, key in zip(reference_columns, keys, strict=True)]
         ).distinct()
@@ -644,34 +645,73 @@ def _combine(rule: Rule | Composite, leaves: Mapping[int, RuleResult]) -> RuleRe
     )
 
 
-def _run(df: DataFrame, ruleset: Ruleset, references: Mapping[str, DataFrame]) -> tuple[list[RuleResult], _Plan]:
+@dataclass(frozen=True)
+class _Planned:
+    """One table's ruleset, planned: the query of its aggregates and how each rule is decided from its row."""
+
+    ruleset: Ruleset
+    plan: _Plan
+    decisions: list[tuple[int, Decide]]
+
+    def aggregates(self) -> DataFrame | None:
+        if not self.plan.aggregates:
+            return None
+        result = self.plan.table().agg(*self.plan.aggregates)
+        for _, counts in self.plan.counts:
+            result = result.crossJoin(counts)
+        return result
+
+    def results(self, row: Row | None) -> list[RuleResult]:
+        decided = {key: decide(row) for key, decide in self.decisions}
+        results = [_combine(rule, decided) for rule in self.ruleset.rules]
+        default = dict(self.ruleset.default_labels)
+        return [
+            result
+            if result.labels or not default
+            else RuleResult(result.rule, result.outcome, result.failure_reason, result.evaluated_metrics, default)
+            for result in results
+        ]
+
+
+def _prepare(df: DataFrame, ruleset: Ruleset, references: Mapping[str, DataFrame], prefix: str = "") -> _Planned:
     check_supported(ruleset)
-    plan = _Plan(df, references)
+    plan = _Plan(df, references, prefix)
     spark = df.sparkSession
 
     def spark_sql(statement: str) -> DataFrame:
         df.createOrReplaceTempView("primary")  # Glue's name for the table a ruleset checks
         return spark.sql(statement)
 
-    leaves = ruleset.leaves()
-    decisions = [(id(rule), _plan_rule(plan, rule, spark_sql)) for rule in leaves]
-    row: Row | None = None
-    if plan.aggregates:
-        result = plan.table().agg(*plan.aggregates)
-        for _, counts in plan.counts:
-            result = result.crossJoin(counts)
-        row = result.collect()[0]
-    decided = {key: decide(row) for key, decide in decisions}
-    results = [_combine(rule, decided) for rule in ruleset.rules]
-    labelled = [
-        result
-        if result.labels or not ruleset.default_labels
-        else RuleResult(
-            result.rule, result.outcome, result.failure_reason, result.evaluated_metrics, dict(ruleset.default_labels)
-        )
-        for result in results
-    ]
-    return labelled, plan
+    return _Planned(ruleset, plan, [(id(rule), _plan_rule(plan, rule, spark_sql)) for rule in ruleset.leaves()])
+
+
+def _collect(planned: Sequence[_Planned]) -> Row | None:
+    """The one row of every planned table's aggregates, from one query (their rows cross-joined)."""
+    queries = [query for query in (entry.aggregates() for entry in planned) if query is not None]
+    if not queries:
+        return None
+    combined = queries[0]
+    for query in queries[1:]:
+        combined = combined.crossJoin(query)
+    return combined.collect()[0]
+
+
+def _run(df: DataFrame, ruleset: Ruleset, references: Mapping[str, DataFrame]) -> tuple[list[RuleResult], _Plan]:
+    planned = _prepare(df, ruleset, references)
+    return planned.results(_collect([planned])), planned.plan
+
+
+def evaluate_many(
+    checks: Mapping[str, tuple[DataFrame, Ruleset]], references: Mapping[str, DataFrame] | None = None
+) -> dict[str, list[RuleResult]]:
+    """Several tables' rulesets (by name: the table and its ruleset) in one query of all their aggregates, plus one
+    per CustomSql statement."""
+    planned = {
+        name: _prepare(df, ruleset, references or {}, f"{index}_")
+        for index, (name, (df, ruleset)) in enumerate(checks.items())
+    }
+    row = _collect(list(planned.values()))
+    return {name: entry.results(row) for name, entry in planned.items()}
 
 
 def evaluate(df: DataFrame, ruleset: Ruleset, references: Mapping[str, DataFrame] | None = None) -> list[RuleResult]:
