@@ -14,7 +14,7 @@ from rich.table import Table as RichTable
 from stedi_transforms.cli_lake import UsageError, add_lake_arguments, open_lake
 from stedi_transforms.dq import DQDLError, evaluate_tables, load_ruleset, parse, ruleset_names
 from stedi_transforms.dq.dqdl import Ruleset
-from stedi_transforms.dq.evaluate import RuleResult
+from stedi_transforms.dq.evaluate import RuleResult, check_supported
 from stedi_transforms.engines import reused
 from stedi_transforms.verify import read_tables
 
@@ -35,6 +35,17 @@ def add_commands(commands: Any) -> None:
 
 
 def _rulesets(table: str | None, ruleset_file: Path | None) -> dict[str, Ruleset]:
+    """The rulesets to evaluate, by table, each parsed and its rule types checked (before any engine starts)."""
+    rulesets = _parsed(table, ruleset_file)
+    for name, ruleset in rulesets.items():
+        try:
+            check_supported(ruleset)
+        except DQDLError as error:
+            raise UsageError(f"{ruleset_file or name + '.dqdl'}: {error}") from None
+    return rulesets
+
+
+def _parsed(table: str | None, ruleset_file: Path | None) -> dict[str, Ruleset]:
     if ruleset_file is not None and table is None:
         raise UsageError("--ruleset needs --table: the table the ruleset checks")
     try:

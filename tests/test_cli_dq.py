@@ -104,6 +104,10 @@ def test_dq_check_evaluates_every_table_and_a_ruleset_file_as_glue_result_rows(
             "stedi: error: no ruleset for table 'customer_landing'; the rulesets are for accelerometer_rejected, ",
         ),
         (["--table", "customer_trusted", "--ruleset", "{missing}"], "stedi: error: cannot read ruleset {missing}: "),
+        (
+            ["--table", "customer_trusted", "--ruleset", "{unsupported}"],
+            "stedi: error: {unsupported}: line 1, column 25: rule type Entropy is not supported here (supported: ",
+        ),
     ],
 )
 def test_a_bad_ruleset_or_table_is_one_line_before_any_engine_starts(
@@ -111,7 +115,9 @@ def test_a_bad_ruleset_or_table_is_one_line_before_any_engine_starts(
 ) -> None:
     ruleset = tmp_path / "bad.dqdl"
     ruleset.write_text("Rules = [\n  RowCount > ]\n")
-    names = {"ruleset": str(ruleset), "missing": str(tmp_path / "missing.dqdl")}
+    unsupported = tmp_path / "entropy.dqdl"
+    unsupported.write_text('Rules = [ RowCount > 0, Entropy "email" > 1 ]\n')
+    names = {"ruleset": str(ruleset), "missing": str(tmp_path / "missing.dqdl"), "unsupported": str(unsupported)}
     code, _ = stedi("dq", "check", "--lake", str(tmp_path), *[argument.format(**names) for argument in arguments])
     err = capsys.readouterr().err
     assert code == 2

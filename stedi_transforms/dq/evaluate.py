@@ -10,10 +10,9 @@ implements them: ``between`` excludes its bounds; a null fails ``ColumnValues`` 
 uniqueness is the share of non-null values that occur once; ``StandardDeviation`` is the population's; a rule checked
 row by row passes when every row does, or when the share of rows that pass meets ``with threshold``.
 
->>> # results = evaluate(df, parse('Rules = [ RowCount > 0, IsComplete "email" ]'))
->>> # results[0].as_glue()
->>> # {'Rule': 'RowCount > 0', 'Outcome': 'Passed', 'FailureReason': None,
->>> #  'EvaluatedMetrics': {'Dataset.*.RowCount': 4.0}}
+For example, on a table of four rows, ``evaluate(df, parse('Rules = [ RowCount > 0 ]'))[0].as_glue()`` is
+``{'Rule': 'RowCount > 0', 'Outcome': 'Passed', 'FailureReason': None, 'EvaluatedMetrics': {'Dataset.*.RowCount':
+4.0}}``.
 """
 
 from __future__ import annotations
