@@ -685,7 +685,7 @@ def _prepare(df: DataFrame, ruleset: Ruleset, references: Mapping[str, DataFrame
 
 
 def _collect(planned: Sequence[_Planned]) -> Row | None:
-    """The one row of every planned table's aggregates, from one query (their rows cross-joined)."""
+    """The one row of the planned tables' aggregates, from one query (their rows cross-joined)."""
     queries = [query for query in (entry.aggregates() for entry in planned) if query is not None]
     if not queries:
         return None
@@ -703,14 +703,12 @@ def _run(df: DataFrame, ruleset: Ruleset, references: Mapping[str, DataFrame]) -
 def evaluate_many(
     checks: Mapping[str, tuple[DataFrame, Ruleset]], references: Mapping[str, DataFrame] | None = None
 ) -> dict[str, list[RuleResult]]:
-    """Several tables' rulesets (by name: the table and its ruleset) in one query of all their aggregates, plus one
-    per CustomSql statement."""
-    planned = {
-        name: _prepare(df, ruleset, references or {}, f"{index}_")
-        for index, (name, (df, ruleset)) in enumerate(checks.items())
-    }
-    row = _collect(list(planned.values()))
-    return {name: entry.results(row) for name, entry in planned.items()}
+    """Several tables' rulesets (by name: the table and its ruleset), one query of aggregates per table plus one per
+    CustomSql statement. Every ruleset is planned (and its rule types checked) before any query runs. One query for
+    all the tables, their rows cross-joined, measured slower on classic Spark (16 s against 11 s for the fixture
+    lake's eight tables, on a loaded machine) and no quicker on Sail."""
+    planned = {name: _prepare(df, ruleset, references or {}) for name, (df, ruleset) in checks.items()}
+    return {name: entry.results(_collect([entry])) for name, entry in planned.items()}
 
 
 def evaluate(df: DataFrame, ruleset: Ruleset, references: Mapping[str, DataFrame] | None = None) -> list[RuleResult]:
