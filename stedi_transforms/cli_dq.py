@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from stedi_transforms.cli_lake import UsageError, add_lake_arguments, open_lake
-from stedi_transforms.dq import DQDLError, evaluate_tables, load_ruleset, parse, ruleset_names
-from stedi_transforms.dq.dqdl import Ruleset
+from stedi_transforms.dq import DQDLError, ruleset_names
+from stedi_transforms.dq.checks import evaluate_tables, load_ruleset
+from stedi_transforms.dq.dqdl import Ruleset, parse
 from stedi_transforms.dq.evaluate import RuleResult, check_supported
 from stedi_transforms.engines import reused
 from stedi_transforms.verify import read_tables

@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from stedi_transforms import transforms
-from stedi_transforms.dq import RuleResult
+from stedi_transforms.dq.evaluate import RuleResult
 from stedi_transforms.engines import reused
 from stedi_transforms.lake import (
     ACCELEROMETER_TRUSTED,

@@ -16,7 +16,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from stedi_transforms.dq import evaluate_tables
+from stedi_transforms.dq.checks import evaluate_tables
 from stedi_transforms.dq.evaluate import RuleResult
 from stedi_transforms.engines import reused
 from stedi_transforms.lake import (

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from stedi_transforms.dq import evaluate_tables, parse
+from stedi_transforms.dq.checks import evaluate_tables
+from stedi_transforms.dq.dqdl import parse
 from stedi_transforms.dq.evaluate import evaluate, row_level_outcomes
 from stedi_transforms.lake import OUTPUT_TABLES
 from tests.fixture_tables import EXPECTED, T

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import SparkSession
 
-from stedi_transforms.dq import parse
+from stedi_transforms.dq.dqdl import parse
 from stedi_transforms.dq.evaluate import evaluate
 
 COLUMN_VALUES = "https://docs.aws.amazon.com/glue/latest/dg/dqdl-rule-types-ColumnValues.html"

@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from stedi_transforms.dq import DQDLError, load_ruleset, parse, ruleset_names
-from stedi_transforms.dq.dqdl import Composite, Condition, Duration, Keyword, Now, Rule, Ruleset
+from stedi_transforms.dq import DQDLError, ruleset_names, ruleset_text
+from stedi_transforms.dq.checks import load_ruleset
+from stedi_transforms.dq.dqdl import Composite, Condition, Duration, Keyword, Now, Rule, Ruleset, parse
 from stedi_transforms.dq.evaluate import check_supported
 from stedi_transforms.lake import OUTPUT_TABLES
 
@@ -183,8 +184,14 @@ def test_every_output_table_has_a_ruleset_and_every_ruleset_parses_and_runs_here
     ]
 
 
-def test_nothing_the_glue_jobs_import_loads_lark() -> None:
-    """Glue evaluates DQDL itself and has no lark: the jobs' modules must not need it."""
-    code = "import sys, stedi_transforms.glue, stedi_transforms.pipeline; print('lark' in sys.modules)"
+def test_nothing_the_glue_jobs_import_loads_lark_and_the_rulesets_are_read_without_it() -> None:
+    """Glue evaluates DQDL itself and has no lark: the jobs' modules must not need it, and a job (or deploy) reads a
+    table's ruleset from the package without lark or Spark."""
+    code = (
+        "import sys, stedi_transforms.dq as dq; text = dq.ruleset_text('customer_trusted');"
+        "loaded = {'lark' in sys.modules, 'pyspark' in sys.modules};"
+        "import stedi_transforms.glue, stedi_transforms.pipeline; print(loaded, 'lark' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "{False} False"
+    assert ruleset_text("customer_trusted").startswith("# customer_trusted: ")

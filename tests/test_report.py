@@ -15,7 +15,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from stedi_transforms.cli import main
-from stedi_transforms.dq import RuleResult
+from stedi_transforms.dq.evaluate import RuleResult
 from stedi_transforms.lake import Lake
 from stedi_transforms.pipeline import update
 from stedi_transforms.report import (

@@ -23,9 +23,7 @@ from lark.lexer import PatternStr
 from lark.tree import Meta
 from lark.visitors import v_args
 
-
-class DQDLError(ValueError):
-    """A ruleset that does not parse, or a rule this evaluator cannot run: one line, with where it is."""
+from stedi_transforms.dq import DQDLError
 
 
 @dataclass(frozen=True)

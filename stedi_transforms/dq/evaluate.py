@@ -26,7 +26,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 
-from stedi_transforms.dq.dqdl import Composite, Condition, DQDLError, Duration, Keyword, Now, Rule, Ruleset
+from stedi_transforms.dq import DQDLError
+from stedi_transforms.dq.dqdl import Composite, Condition, Duration, Keyword, Now, Rule, Ruleset
 
 PASSED = "Passed"
 FAILED = "Failed"
