@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TextIO
 
-from stedi_transforms import cli_aws, cli_generate, cli_lake, cli_report, cli_serve, engines
+from stedi_transforms import cli_aws, cli_dq, cli_generate, cli_lake, cli_report, cli_serve, engines
 from stedi_transforms.cli_lake import UsageError
 from stedi_transforms.deploy import DeployError
 from stedi_transforms.engines import EngineError, engine_message
@@ -53,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
     cli_report.add_commands(commands)
     cli_generate.add_commands(commands)
     cli_aws.add_commands(commands)
+    cli_dq.add_commands(commands)
     cli_serve.add_commands(commands)
     return stedi
 

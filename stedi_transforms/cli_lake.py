@@ -289,6 +289,10 @@ def _print_report(report: Report, console: Console) -> None:
         console.print(
             f"PASS  {check.name}" if check.passed else f"FAIL  {check.name} ({check.violations:,} violations)"
         )
+    for name, results in report.rules.items():
+        for result in results:
+            reason = f" ({result.failure_reason})".replace("\n", "; ") if not result.passed else ""
+            console.print(f"{'PASS' if result.passed else 'FAIL'}  {name}: {result.rule}{reason}")
     if report.files:
         table = RichTable("file", "lines", "accepted", "rejected", box=None, pad_edge=False)
         for entry in report.files:

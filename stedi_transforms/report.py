@@ -33,6 +33,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from stedi_transforms import transforms
+from stedi_transforms.dq.evaluate import RuleResult
 from stedi_transforms.engines import reused
 from stedi_transforms.lake import (
     ACCELEROMETER_TRUSTED,
@@ -174,6 +175,8 @@ class ReportData:
     ml_joins: list[MlJoinCount]
     customer: CustomerReadings | None
     masked: bool = False
+    rules: dict[str, list[RuleResult]] = field(default_factory=dict)
+    """Each table's DQDL rule outcomes, as ``verify`` gives them."""
 
 
 # --- gathering ----------------------------------------------------------------------------------------------------
@@ -311,6 +314,7 @@ def gather(spark: SparkSession, lake: Lake, landing: str | None = None, customer
         runs=history(lake.store),
         ml_joins=ml_join_counts(spark, lake),
         customer=customer_readings(spark, lake, customer),
+        rules=checked.rules,
     )
 
 

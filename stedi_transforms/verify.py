@@ -3,7 +3,8 @@
 The queries are the packaged ``validation.sql``, run on temporary views named as the Data Catalog tables; the
 landing tables are the lake's ingested tables, so nothing here reads the landing JSON again. Two more checks per
 source have no Athena twin: every ingested line is either accepted or rejected, and (when the landing is at hand)
-every landing file has been ingested as it is now.
+every landing file has been ingested as it is now. Then each output table's DQDL ruleset (:mod:`stedi_transforms.dq`),
+as Glue Data Quality evaluates it in production.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from stedi_transforms.dq.checks import evaluate_tables
+from stedi_transforms.dq.evaluate import RuleResult
 from stedi_transforms.engines import reused
 from stedi_transforms.lake import (
     INGESTED_TABLES,
@@ -58,10 +61,14 @@ class Report:
     info: dict[str, int] = field(default_factory=dict)
     files: list[FileCounts] = field(default_factory=list)
     options: dict[str, str] = field(default_factory=dict)
+    rules: dict[str, list[RuleResult]] = field(default_factory=dict)
+    """The outcomes of each table's DQDL ruleset (``stedi_transforms/dq/<table>.dqdl``), as Glue gives them."""
 
     @property
     def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
+        return all(check.passed for check in self.checks) and all(
+            result.passed for results in self.rules.values() for result in results
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +77,7 @@ class Report:
             "info": self.info,
             "files": [asdict(entry) for entry in self.files],
             "options": self.options,
+            "rules": {table: [result.as_glue() for result in results] for table, results in self.rules.items()},
             "passed": self.passed,
         }
 
@@ -145,4 +153,5 @@ def verify(spark: SparkSession, lake: Lake, landing_root: str | None = None, by_
                 stale = len(changes.new) + len(changes.changed) + len(changes.removed)
                 checks.append(Check(f"{source.name}_landing_files_ingested", stale))
         files = lines_by_file(tables) if by_file else []
-    return Report(counts, checks, info, files, options)
+        rules = evaluate_tables({table.name: df for table, df in tables.items()})
+    return Report(counts, checks, info, files, options, rules)

@@ -39,3 +39,6 @@ def test_the_real_data_gives_the_seed_counts(
     assert (run_code, verify_code) == (0, 0)
     assert report["counts"] == SEED_COUNTS
     assert [check["name"] for check in report["checks"] if not check["passed"]] == []
+    assert [
+        (table, row["Rule"]) for table, rows in report["rules"].items() for row in rows if row["Outcome"] != "Passed"
+    ] == []

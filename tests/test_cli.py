@@ -102,7 +102,12 @@ def test_verify_exits_1_when_a_check_fails(
     lake.write(revoked, CUSTOMER_TRUSTED)
     code, out = stedi("verify", "--lake", lake.root, "--engine", engine)
     assert code == 1
-    assert "FAIL  customer_trusted_has_consent (4 violations)" in out.splitlines()
+    unmet = "does not meet the constraint requirement!"
+    assert [line for line in out.splitlines() if line.startswith("FAIL")] == [
+        "FAIL  customer_trusted_has_consent (4 violations)",
+        f'FAIL  customer_trusted: IsComplete "shareWithResearchAsOfDate" (Value: 0.0 {unmet})',
+        f'FAIL  customer_trusted: ColumnValues "shareWithResearchAsOfDate" > 0 (Value: NULL {unmet})',
+    ]
 
 
 @only_on("sail")

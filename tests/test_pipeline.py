@@ -81,6 +81,8 @@ def test_verify_counts_every_table_and_passes_every_check(
     assert report.counts == EXPECTED_COUNTS
     assert [check.name for check in report.checks if not check.passed] == []
     assert len(report.checks) == 13
+    assert [result.rule for results in report.rules.values() for result in results if not result.passed] == []
+    assert sorted(report.rules) == sorted(table.name for table in OUTPUT_TABLES)
     assert report.info == {"customer_landing_without_consent": 11}
     assert count_tables(spark, lake) == EXPECTED_COUNTS
     assert lake_rows(spark, lake) == EXPECTED_COUNTS  # as recorded when each table was written
@@ -107,10 +109,13 @@ def test_verify_finds_a_broken_table(spark: SparkSession, fixtures_landing: str,
     run(spark, fixtures_landing, lake)
     trusted = lake.read(spark, CUSTOMER_TRUSTED)
     lake.write(trusted.unionByName(trusted), CUSTOMER_TRUSTED)
-    failed = {
-        check.name: check.violations for check in verify(spark, lake, fixtures_landing).checks if not check.passed
-    }
+    report = verify(spark, lake, fixtures_landing)
+    failed = {check.name: check.violations for check in report.checks if not check.passed}
     assert failed == {"customer_trusted_one_row_per_email": 4}
+    failed_rules = {table: [r.rule for r in results if not r.passed] for table, results in report.rules.items()}
+    assert {table: rules for table, rules in failed_rules.items() if rules} == {
+        "customer_trusted": ['IsPrimaryKey "email"']
+    }
 
 
 def test_a_missing_landing_folder_is_named(tmp_path: Path) -> None:
@@ -170,8 +175,10 @@ def assert_options_give(
         for table in OUTPUT_TABLES
     )
     report = verify(spark, lake)
-    assert (report.options, [check.name for check in report.checks if not check.passed]) == (
+    failed_rules = [result.rule for results in report.rules.values() for result in results if not result.passed]
+    assert (report.options, [check.name for check in report.checks if not check.passed], failed_rules) == (
         {"ml_join": options.ml_join, "consent_cutoff": "on" if options.consent_cutoff else "off"},
+        [],
         [],
     )
 

@@ -15,6 +15,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from stedi_transforms.cli import main
+from stedi_transforms.dq.evaluate import RuleResult
 from stedi_transforms.lake import Lake
 from stedi_transforms.pipeline import update
 from stedi_transforms.report import (
@@ -122,6 +123,12 @@ def _data(name: str, line: str, file: str = "customer/landing/c.json") -> Report
         customer=CustomerReadings(
             name, "ada@stedi.test", "5550100", "1990-12-10", "dev-ada", [(T, 0.1, 0.2, 0.3)], [(T, 40)], 1, 1
         ),
+        rules={
+            "customer_trusted": [
+                RuleResult("RowCount > 0", "Passed", None, {"Dataset.*.RowCount": 4.0}),
+                RuleResult('IsComplete "email"', "Failed", "Value: 0.5 does not meet the constraint requirement!"),
+            ]
+        },
     )
 
 
@@ -206,6 +213,11 @@ def test_the_page_names_every_count_check_and_the_lakes_options() -> None:
     )
     assert passed in text
     assert failed in text
+    assert '<tr><td>customer_trusted</td><td>RowCount &gt; 0</td><td class="pass">PASS</td><td></td></tr>' in text
+    assert (
+        '<tr><td>customer_trusted</td><td>IsComplete &#34;email&#34;</td><td class="fail">FAIL</td>'
+        "<td>Value: 0.5 does not meet the constraint requirement!</td></tr>" in text
+    )
     assert "<strong>--ml-join owner</strong>, without the consent cutoff" in text
     assert (
         '<tr id="ml-owner-all"><td>owner</td><td>off</td><td class="num">5</td><td class="num">0</td><td>✔</td></tr>'
