@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -89,15 +91,48 @@ def connect(address: str) -> SparkSession:
     """A session of the Spark Connect engine at ``address``, in UTC. Classic Spark gets this package as a Spark
     Connect artifact, so that its tasks run the same reader as this process, whatever its Python has installed;
     Sail takes no artifacts (its Python must have the package: see :func:`engine_message`)."""
+    _check_reachable(address)
     spark = SparkSession.builder.remote(address).getOrCreate()
     try:
+        _retry_briefly(spark)
         spark.conf.set("spark.sql.session.timeZone", "UTC")
         if engine_of(spark) == "spark":
             spark.addArtifacts(str(_package_archive()), pyfile=True)
     except Exception as error:
-        message = engine_message(error) or str(error)
+        message = _rpc_message(error) or engine_message(error) or str(error).strip().splitlines()[0]
         raise EngineError(f"the engine at {_shown(address)} cannot be used: {message}") from error
     return spark
+
+
+RETRY_SECONDS = 15
+"""How long a remote engine that stops answering is retried (PySpark's default is ten minutes), about."""
+
+
+def _retry_briefly(spark: SparkSession) -> None:
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    client: Any = getattr(spark, "client")  # noqa: B009  # Spark Connect sessions only; PySpark types the classic one
+    client.set_retry_policies([DefaultPolicy(max_retries=6, max_backoff=5_000)])
+
+
+def _check_reachable(address: str) -> None:
+    """One line, at once, for an address where nothing listens (PySpark's client would retry for minutes)."""
+    where = urlsplit(address.split(";")[0].replace("sc://", "http://", 1))
+    host, port = where.hostname or "localhost", where.port or 15002
+    try:
+        socket.create_connection((host, port), timeout=10).close()
+    except OSError as error:
+        raise EngineError(f"no Spark Connect engine answers at {host}:{port}: {error.strerror or error}") from error
+
+
+def _rpc_message(error: BaseException) -> str | None:
+    """A gRPC error's status and details in one line (a refused token, say), or None; it may be the cause of the
+    error PySpark raises."""
+    for cause in (error, error.__cause__, error.__context__):
+        code, details = getattr(cause, "code", None), getattr(cause, "details", None)
+        if callable(code) and callable(details):
+            return f"{getattr(code(), 'name', code())}: {details()}"
+    return None
 
 
 def _shown(address: str) -> str:

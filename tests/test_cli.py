@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -314,3 +315,19 @@ def test_generate_with_a_bad_argument_is_a_usage_error(
     assert code == 2
     assert capsys.readouterr().err.startswith(f"stedi: error: {message}")
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("remote", "said"),
+    [
+        ("http://localhost:15002", "a remote engine is given as sc://HOST:PORT, not 'http://localhost:15002'"),
+        ("sc://127.0.0.1:1", "no Spark Connect engine answers at 127.0.0.1:1: Connection refused"),
+    ],
+)
+def test_a_remote_engine_that_cannot_be_used_is_one_line_at_once(
+    remote: str, said: str, fixtures_landing: str, tmp_path: Path
+) -> None:
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        code = main(["run", "--remote", remote, "--landing", fixtures_landing, "--lake", str(tmp_path / "lake")])
+    assert (code, errors.getvalue().splitlines()[-1]) == (2, f"stedi: error: {said}")
