@@ -59,6 +59,7 @@ from stedi_transforms.ledger import (
     save_state,
 )
 from stedi_transforms.lock import lake_lock, new_run_id
+from stedi_transforms.parsing import Limits
 from stedi_transforms.reader import accepted, landing_files, read_files, rejected
 from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, REASON, SOURCES, STEP_TRAINER, Source
 from stedi_transforms.storage import FileEntry, Store
@@ -155,12 +156,14 @@ class Settings:
     """How a job runs: ``full_refresh`` parses every landing file again and rebuilds every table; ``ingest=False``
     leaves out the job's own ingestion (:func:`run` ingests every source first); ``options`` are the ML table's
     (:class:`stedi_transforms.transforms.Options`); ``changes`` is the run's record of what it wrote, which
-    :func:`run` passes from job to job (a job run alone, as on Glue, rebuilds what changed)."""
+    :func:`run` passes from job to job (a job run alone, as on Glue, rebuilds what changed); ``limits`` bound what
+    the reader takes of each landing file (:class:`stedi_transforms.parsing.Limits`)."""
 
     full_refresh: bool = False
     ingest: bool = True
     options: Options = field(default_factory=Options)
     changes: RunChanges | None = None
+    limits: Limits = field(default_factory=Limits)
 
 
 class _Job:
@@ -173,6 +176,7 @@ class _Job:
         self.full_refresh = settings.full_refresh or not io.incremental
         self.ingests = settings.ingest
         self.options = settings.options
+        self.limits = settings.limits
         self.changes = None if self.full_refresh else settings.changes
         self.state = load_state(io.store, io.table_format)
         self.result = JobResult(name)
@@ -240,7 +244,7 @@ class _Job:
         only_new = not (changes.changed or changes.removed or ledger.pending)
         with self.saving():  # until the next save, a killed run leaves these files to be replaced by the next one
             ledger.pending = replace
-        rows = read_files(self.spark, self.landing_root, parse, source)
+        rows = read_files(self.spark, self.landing_root, parse, source, self.limits)
         written = None
         if rebuild:
             rows, rejected_lines = counted(rows, F.col(REASON).isNotNull())
