@@ -69,20 +69,24 @@ def landing_files(landing_root: str, source: Source) -> list[FileEntry]:
 
 
 class _LimitError(Exception):
-    """A file past a limit, found while reading it."""
+    """A file past a limit, found while reading it: the reason names the limit."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _Counted:
-    """A stream that raises _LimitError once more than ``limit`` bytes came from it."""
+    """A stream that raises _LimitError (for ``reason``) once more than ``limit`` bytes came from it."""
 
-    def __init__(self, stream: ByteStream, limit: int) -> None:
-        self._stream, self._limit, self.read_bytes = stream, limit, 0
+    def __init__(self, stream: ByteStream, limit: int, reason: str) -> None:
+        self._stream, self._limit, self._reason, self.read_bytes = stream, limit, reason, 0
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._stream.read(size)
         self.read_bytes += len(data)
         if self.read_bytes > self._limit:
-            raise _LimitError
+            raise _LimitError(self._reason)
         return data
 
     def close(self) -> None:
@@ -162,7 +166,6 @@ class _ParseFiles:
         if size is not None and size > limits.file_size:
             yield rejected_file(name, limits.file_size_reason, self.source)
             return
-        reason = limits.decompressed_size_reason if gzipped else limits.file_size_reason
         try:
             if gzipped and (size is None or size * MOST_DEFLATE_EXPANDS > limits.decompressed_size):
                 stream = self._open(store, path, gzipped)
@@ -176,25 +179,26 @@ class _ParseFiles:
                 yield from parse_parts(_parts(stream), name, self.source, limits)
             finally:
                 stream.close()
-        except _LimitError:
-            yield rejected_file(name, reason, self.source)
+        except _LimitError as passed:
+            yield rejected_file(name, passed.reason, self.source)
         except StorageError as error:
             yield unreadable_file(name, str(error), self.source)
 
     def _open(self, store: Store, path: str, gzipped: bool) -> ByteStream:
         """The file's content, decompressed, its size as stored and decompressed limited."""
-        stored = _Counted(store.open_file(path), self.limits.file_size)
+        limits = self.limits
+        stored = _Counted(store.open_file(path), limits.file_size, limits.file_size_reason)
         if not gzipped:
             return stored
-        return _Gunzipped(stored, self.limits.decompressed_size)
+        return _Gunzipped(stored, limits.decompressed_size, limits.decompressed_size_reason)
 
 
 class _Gunzipped(_Counted):
     """A gzip file's content (StorageError when it is not gzip), at most ``limit`` bytes of it."""
 
-    def __init__(self, stream: _Counted, limit: int) -> None:
+    def __init__(self, stream: _Counted, limit: int, reason: str) -> None:
         # GzipFile only seeks when asked to: a stream read from its start needs none.
-        super().__init__(gzip.GzipFile(fileobj=cast(IO[bytes], stream), mode="rb"), limit)
+        super().__init__(gzip.GzipFile(fileobj=cast(IO[bytes], stream), mode="rb"), limit, reason)
         self._stored = stream
 
     def read(self, size: int = -1, /) -> bytes:
