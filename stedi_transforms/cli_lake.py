@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from dataclasses import replace
@@ -17,6 +18,7 @@ from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, engine_of, get_ses
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
 from stedi_transforms.ledger import RunRecord, history, recorded_format
 from stedi_transforms.lock import LakeBusyError
+from stedi_transforms.parsing import GIB, KIB, MIB, Limits, size_text
 from stedi_transforms.pipeline import JobResult, Settings, check_landing, update
 from stedi_transforms.reader import sample_landing
 from stedi_transforms.signals import Interrupted
@@ -55,6 +57,19 @@ def add_commands(commands: Any) -> None:
         "up to date when it changed, until Ctrl-C or SIGTERM",
     )
     add_option_arguments(run_parser)
+    defaults, whole_file = Limits(), "past it, the file is one rejected record naming the limit"
+    for flag, limit, what in (
+        ("--max-file-size", defaults.file_size, f"the most bytes of a landing file as stored; {whole_file}"),
+        ("--max-decompressed-size", defaults.decompressed_size, f"the most bytes a *.gz file expands to; {whole_file}"),
+        ("--max-line-length", defaults.line_length, "the most bytes of a landing line; a longer one is rejected"),
+    ):
+        run_parser.add_argument(
+            flag,
+            type=size_argument,
+            default=limit,
+            metavar="SIZE",
+            help=f"{what} (default {size_text(limit)}; a number of bytes, or with KiB, MiB, GiB)",
+        )
     run_parser.set_defaults(handler=command_run)
 
     verify_parser = commands.add_parser("verify", help="count every table and run the checks over a lake")
@@ -72,6 +87,20 @@ def add_commands(commands: Any) -> None:
         help="accepted as by the other lake commands; the history is read from the lake's own files, with no engine",
     )
     history_parser.set_defaults(handler=command_history)
+
+
+_SIZE = re.compile(r"\s*([0-9][0-9_,]*)\s*(b|bytes?|k|kb|kib|m|mb|mib|g|gb|gib)?\s*", re.IGNORECASE)
+_UNITS = {"k": KIB, "m": MIB, "g": GIB}
+
+
+def size_argument(text: str) -> int:
+    """A size in bytes as a flag takes it: ``1048576``, ``512KiB``, ``64 MiB``, ``2G`` (the units are binary)."""
+    match = _SIZE.fullmatch(text)
+    size = int(match.group(1).replace(",", "").replace("_", "")) if match else 0
+    if not match or size < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: a number of bytes above 0, with KiB, MiB or GiB")
+    unit = (match.group(2) or "b").lower()[0]
+    return size * _UNITS.get(unit, 1)
 
 
 def _absolute(path: str) -> str:
@@ -161,7 +190,8 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
     _console(sys.stderr).print(f"stedi run: {landing} → {lake_root} ({args.format}, {on})")
     if is_s3(lake_root) or is_s3(landing):
         use_s3(spark, s3)
-    settings = Settings(args.full_refresh, options=options_of(args))
+    limits = Limits(args.max_file_size, args.max_decompressed_size, args.max_line_length)
+    settings = Settings(args.full_refresh, options=options_of(args), limits=limits)
     if args.watch is not None:
         return _watch(spark, landing, lake, engine, settings, args.watch, out)
     record = update(spark, landing, lake, engine, settings, on_job_done=_progress)

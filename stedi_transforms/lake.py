@@ -218,7 +218,7 @@ class Lake:
 
     def replace_files(self, df: DataFrame, table: Table, files: Sequence[str]) -> None:
         """Replace, in one Delta commit, the rows of ``files`` (the ``file`` column) with ``df``'s rows."""
-        listed = ", ".join("'" + name.replace("'", "''") + "'" for name in sorted(files))
+        listed = ", ".join(sql_string(name) for name in sorted(files))
         writer = df.select(*table.schema.fieldNames()).write.format("delta").mode("overwrite")
         writer.option("replaceWhere", f"{FILE} IN ({listed})").save(self.path(table))
 
@@ -228,6 +228,17 @@ class Lake:
         if self.table_format != "delta":
             reader = reader.schema(table.schema)
         return reader.load(self.path(table))
+
+
+def sql_string(value: str) -> str:
+    r"""``value`` as a SQL string literal that Spark 3.5 (Glue 5), Spark 4 and Sail all read back as it is: every
+    backslash and quote escaped by a backslash. (Spark 4 reads ``''`` as a quote, but Spark 3.5 as two literals run
+    together, and every version reads a lone backslash as an escape.)
+
+    >>> print(sql_string("O'Brien\\x"))
+    'O\'Brien\\x'
+    """
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _stats(writer: DataFrameWriter, table: Table) -> DataFrameWriter:

@@ -14,12 +14,16 @@ are skipped, and a line that is not valid UTF-8 is rejected. Every other line is
   lines Arrow refuses stand alone.
 - Every line Arrow refuses, every line with a non-finite double, and every other line goes to the Python rules,
   which name the reason. Both routes give the same verdict (tests/test_parsing.py checks it on generated lines).
+
+A file is parsed a part at a time (:func:`parse_parts`), whatever its size: a few megabytes of whole lines at once.
+A line longer than :attr:`Limits.line_length` is rejected with its first kilobyte, and the file goes on.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -44,24 +48,82 @@ _ARROW_TYPES: dict[type[DataType], pa.DataType] = {
 }
 
 
+KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+KEPT_OF_A_LONG_LINE = KIB
+"""Bytes kept of a line over the length limit, as its text in the quarantine."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the reader takes of one landing file, in bytes: its size as stored (``file_size``), its size once
+    decompressed (``decompressed_size``: what a ``*.gz`` file expands to) and the length of any of its lines. A file
+    past either size is one rejected record naming the limit, none of its rows read; a longer line is one rejected
+    record (its first kilobyte kept) and the rest of the file is read. ``stedi run`` raises them with
+    ``--max-file-size``, ``--max-decompressed-size`` and ``--max-line-length``."""
+
+    file_size: int = 4 * GIB
+    decompressed_size: int = 16 * GIB
+    line_length: int = 1 * MIB
+
+    def __post_init__(self) -> None:
+        for name in ("file_size", "decompressed_size", "line_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1 byte, not {getattr(self, name)}")
+
+    @property
+    def file_size_reason(self) -> str:
+        return f"file over the size limit of {size_text(self.file_size)} (--max-file-size)"
+
+    @property
+    def decompressed_size_reason(self) -> str:
+        return f"file over the decompressed size limit of {size_text(self.decompressed_size)} (--max-decompressed-size)"
+
+    @property
+    def line_length_reason(self) -> str:
+        return f"line over the length limit of {size_text(self.line_length)} (--max-line-length)"
+
+
+def size_text(size: int) -> str:
+    """A number of bytes as people write it: in the largest binary unit that divides it, else in bytes.
+
+    >>> size_text(16 << 30), size_text(1536), size_text(1000)
+    ('16 GiB', '1,536 bytes', '1,000 bytes')
+    """
+    for unit, name in ((GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")):
+        if size >= unit and size % unit == 0:
+            return f"{size // unit:,} {name}"
+    return f"{size:,} bytes"
+
+
 def arrow_schema(schema: StructType) -> pa.Schema:
     """The Arrow twin of a flat Spark schema of strings, bigints and doubles."""
     return pa.schema([pa.field(field.name, _ARROW_TYPES[type(field.dataType)]) for field in schema.fields])
 
 
-def parse_file(data: bytes, file: str, source: Source) -> pa.Table:
-    """Parse the (decompressed) bytes of one landing file into rows of :func:`ingested_schema`, in line order.
+def parse_file(data: bytes, file: str, source: Source, first_line: int = 0, limits: Limits | None = None) -> pa.Table:
+    """Parse the (decompressed) bytes of one landing file into rows of :func:`ingested_schema`, in line order: of
+    the whole file, or of whole lines of it after its first ``first_line`` (a part of it, see :func:`parse_parts`).
 
     >>> from stedi_transforms.schemas import STEP_TRAINER
     >>> parse_file(b'{"sensorReadingTime":1,"serialNumber":"a"}\\n\\n[1]', "f.json", STEP_TRAINER).num_rows
     2
     """
-    data = data.removeprefix(BOM)
+    if first_line == 0:
+        data = data.removeprefix(BOM)
     if b"\r" in data:  # one byte is found much faster than two
         data = data.replace(b"\r\n", b"\n")
     offsets = _line_offsets(data)
+    reasons = np.full(len(offsets) - 1, None, dtype=object)  # lines judged before any parsing
+    limits = limits or Limits()
+    long = _lengths(data, offsets) > limits.line_length
+    if long.any():  # judged by their length alone: their text cut to what the quarantine keeps
+        data, offsets = _cut(data, offsets, long)
+        reasons[long] = limits.line_length_reason
     lines, invalid = _lines(data, offsets)
-    blank, candidate = _classify(lines, data, offsets, invalid)
+    reasons[invalid & ~long] = INVALID_UTF8
+    judged = long | invalid
+    blank, candidate = _classify(lines, data, offsets, judged)
+    blank &= ~judged
     kept = np.flatnonzero(~blank)
     if candidate[kept].all():
         # The usual file: every line is an object of the schema's fields and no others. Arrow reads the file as it
@@ -69,22 +131,102 @@ def parse_file(data: bytes, file: str, source: Source) -> pa.Table:
         # non-finite double, which the Python rules judge.
         table = _read_json(data, source, unknown_fields="error")
         if table is not None and table.num_rows == len(kept):
-            return _judged_by_arrow(table, lines, kept, file, source)
+            return _numbered_from(first_line, _judged_by_arrow(table, lines, kept, file, source))
     # Unknown fields are ignored by Arrow, so a NaN or Infinity in one of them must keep its line from Arrow.
     if (b"N" in data and b"NaN" in data) or (b"I" in data and b"Inf" in data):
         candidate &= ~pc.match_substring_regex(lines, _NON_FINITE).to_numpy(zero_copy_only=False)
     fast = np.flatnonzero(candidate)
     pieces, refused = _parse_with_arrow(lines, fast, file, source)
     slow = np.union1d(np.flatnonzero(~blank & ~candidate), refused)
-    pieces.append(_judged_by_python(lines, slow.astype(np.int64), invalid, file, source))
-    return _in_line_order(pa.concat_tables(pieces))
+    pieces.append(_judged_by_python(lines, slow.astype(np.int64), reasons, file, source))
+    return _numbered_from(first_line, _in_line_order(pa.concat_tables(pieces)))
+
+
+PART_SIZE = 1 * MIB
+"""Bytes read of a file at a time, and about the most parsed at once: what bounds a task's memory."""
+
+
+def parse_parts(parts: Iterable[bytes], file: str, source: Source, limits: Limits | None = None) -> Iterator[pa.Table]:
+    """Parse the (decompressed) content of one landing file, given in parts of any size, a few megabytes of whole
+    lines at a time: its rows, in line order, as :func:`parse_file` gives them for the whole content. A line that
+    grows past the length limit is not kept: its first kilobyte stands for it, and the rest is skipped.
+
+    >>> from stedi_transforms.schemas import STEP_TRAINER
+    >>> parts = [b'{"sensorReadingTime":1,"ser', b'ialNumber":"a"}\\n\\n[1]']
+    >>> [table.num_rows for table in parse_parts(parts, "f.json", STEP_TRAINER)]
+    [2]
+    """
+    limits = limits or Limits()
+    pending = bytearray()  # the part read but not parsed yet: whole lines, then the start of one
+    skipped: bytes | None = None  # the first bytes of a line over the limit, whose end is still to come
+    lines = 0  # the lines before ``pending``
+    for part in parts:
+        if skipped is not None:
+            end = part.find(b"\n")
+            if end < 0:
+                continue
+            yield _long_line(file, lines + 1, skipped, source, limits)
+            lines, skipped, part = lines + 1, None, part[end + 1 :]
+        pending += part
+        if len(pending) >= PART_SIZE and (end := pending.rfind(b"\n")) >= 0:
+            block = bytes(pending[: end + 1])
+            del pending[: end + 1]
+            yield parse_file(block, file, source, lines, limits)
+            lines += block.count(b"\n")
+        if b"\n" not in pending and len(pending) > limits.line_length:
+            skipped = bytes(pending[:KEPT_OF_A_LONG_LINE])
+            pending.clear()
+    if skipped is not None:
+        yield _long_line(file, lines + 1, skipped, source, limits)
+    elif pending:
+        yield parse_file(bytes(pending), file, source, lines, limits)
+
+
+def _long_line(file: str, number: int, start: bytes, source: Source, limits: Limits) -> pa.Table:
+    columns = [pa.nulls(1, field.type) for field in arrow_schema(source.schema)]
+    text = pa.array([start.decode("utf-8", "replace")])
+    return _table(file, np.array([number]), columns, text, pa.array([limits.line_length_reason]), source)
+
+
+def _numbered_from(first_line: int, table: pa.Table) -> pa.Table:
+    """A part's rows numbered as lines of its file."""
+    if not first_line:
+        return table
+    index = table.schema.get_field_index(LINE_NUMBER)
+    return table.set_column(index, LINE_NUMBER, pc.add(table[LINE_NUMBER], first_line))
+
+
+def _lengths(data: bytes, offsets: np.ndarray) -> np.ndarray:
+    """The length of every line, without its newline."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    lengths = np.diff(offsets)
+    if len(view):
+        lengths -= (lengths > 0) & (view[np.maximum(offsets[1:] - 1, 0)] == _NEWLINE)
+    return lengths
+
+
+def _cut(data: bytes, offsets: np.ndarray, long: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """``data`` with each ``long`` line cut to its first :data:`KEPT_OF_A_LONG_LINE` bytes (and its newline)."""
+    parts, start = [], 0
+    for line in np.flatnonzero(long):
+        begin, end = int(offsets[line]), int(offsets[line + 1])
+        newline = data[end - 1 : end] == b"\n"
+        parts += [data[start : begin + KEPT_OF_A_LONG_LINE], b"\n" if newline else b""]
+        start = end
+    parts.append(data[start:])
+    cut = b"".join(parts)
+    return cut, _line_offsets(cut)
 
 
 def unreadable_file(file: str, error: str, source: Source) -> pa.Table:
     """The one rejected record that stands for a file that cannot be read at all (a corrupt gzip, say): line 0."""
+    return rejected_file(file, f"unreadable file: {error}", source)
+
+
+def rejected_file(file: str, reason: str, source: Source) -> pa.Table:
+    """The one rejected record that stands for a whole file (line 0), for ``reason``."""
     columns = [pa.nulls(1, field.type) for field in arrow_schema(source.schema)]
-    reason = pa.array([f"unreadable file: {error}"])
-    return _table(file, np.array([0]), columns, pa.nulls(1, pa.string()), reason, source)
+    return _table(file, np.array([0]), columns, pa.nulls(1, pa.string()), pa.array([reason]), source)
 
 
 def _line_offsets(data: bytes) -> np.ndarray:
@@ -205,29 +347,30 @@ def _judged_by_arrow(
     )
     if finite.all():
         return judged
-    retried = _judged_by_python(lines, rows[~finite], np.zeros(len(lines), dtype=bool), file, source)
+    retried = _judged_by_python(lines, rows[~finite], np.full(len(lines), None, dtype=object), file, source)
     return _in_line_order(pa.concat_tables([judged.filter(pa.array(finite)), retried]))
 
 
 def _judged_by_python(
-    lines: pa.LargeStringArray, rows: np.ndarray, invalid: np.ndarray, file: str, source: Source
+    lines: pa.LargeStringArray, rows: np.ndarray, reasons: np.ndarray, file: str, source: Source
 ) -> pa.Table:
+    """Lines judged by the Python rules, but those with a reason already (``reasons``, per line of the file)."""
     width = len(source.schema.fields)
     texts = _texts(lines, rows)
     judged = [
-        (None,) * width + (INVALID_UTF8,) if invalid[row] else parse_line(text, source)
+        (None,) * width + (reasons[row],) if reasons[row] is not None else parse_line(text, source)
         for row, text in zip(rows, texts, strict=True)
     ]
     schema = arrow_schema(source.schema)
     columns = [pa.array([values[index] for values in judged], field.type) for index, field in enumerate(schema)]
-    reasons = [values[width] for values in judged]
-    rejected = np.flatnonzero([reason is not None for reason in reasons])
+    verdicts = [values[width] for values in judged]
+    rejected = np.flatnonzero([reason is not None for reason in verdicts])
     return _table(
         file,
         rows + 1,
         columns,
         _at(len(rows), rejected, [texts[row] for row in rejected]),
-        _at(len(rows), rejected, [reasons[row] for row in rejected]),
+        _at(len(rows), rejected, [verdicts[row] for row in rejected]),
         source,
     )
 

@@ -63,6 +63,7 @@ from stedi_transforms.ledger import (
     save_state,
 )
 from stedi_transforms.lock import Lease, lake_lock, new_run_id
+from stedi_transforms.parsing import Limits
 from stedi_transforms.reader import accepted, landing_files, read_files, rejected
 from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, REASON, SOURCES, STEP_TRAINER, Source
 from stedi_transforms.signals import wait_all
@@ -177,13 +178,15 @@ class Settings:
     leaves out the job's own ingestion (:func:`run` ingests every source first); ``options`` are the ML table's
     (:class:`stedi_transforms.transforms.Options`); ``changes`` is the run's record of what it wrote, which
     :func:`run` passes from job to job (a job run alone, as on Glue, rebuilds what changed); ``lease`` is the lake's
-    lock held by the caller, checked before every commit and every save of the state (None: no lock is held)."""
+    lock held by the caller, checked before every commit and every save of the state (None: no lock is held);
+    ``limits`` bound what the reader takes of each landing file (:class:`stedi_transforms.parsing.Limits`)."""
 
     full_refresh: bool = False
     ingest: bool = True
     options: Options = field(default_factory=Options)
     changes: RunChanges | None = None
     lease: Lease | None = field(default=None, compare=False)
+    limits: Limits = field(default_factory=Limits)
 
 
 class _Job:
@@ -196,6 +199,7 @@ class _Job:
         self.full_refresh = settings.full_refresh or not io.incremental
         self.ingests = settings.ingest
         self.options = settings.options
+        self.limits = settings.limits
         self.changes = None if self.full_refresh else settings.changes
         self.lease = settings.lease
         self.state = open_state(io, self.full_refresh)
@@ -273,7 +277,7 @@ class _Job:
             ledger.pending = replace
         if only_new and not rebuild and self._holds_rows_of(table, sorted(parsed)):
             only_new = False  # files new to the ledger, not to the table (a ledger restored or edited): replaced
-        rows = read_files(self.spark, self.landing_root, parse, source)
+        rows = read_files(self.spark, self.landing_root, parse, source, self.limits)
         written = None
         self.fence()
         if rebuild:

@@ -320,9 +320,22 @@ def gather(spark: SparkSession, lake: Lake, landing: str | None = None, customer
 
 # --- masking ------------------------------------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
-_QUOTED = r'"(?:[^"\\]|\\.)*"'
-_PII_FIELD = re.compile(rf'("(?:{CUSTOMER_NAME}|{PHONE}|{BIRTH_DAY})"\s*:\s*)({_QUOTED}|[0-9][0-9 ()+\-./]*)')
+_AT = r"(?:@|\\+u0040|\\+x40|%40|&#0*64;|&#x0*40;)"
+_EMAIL = re.compile(
+    rf"(?<![A-Za-z0-9._%+\-\\])[A-Za-z0-9._%+\-\\]+?(?P<at>{_AT})[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*", re.IGNORECASE
+)
+"""An email anywhere: its ``@`` as it is or escaped (JSON, percent or HTML), its domain with or without a dot."""
+_PII_KEY = re.compile(
+    rf"(?<![A-Za-z0-9_])(?P<name>{CUSTOMER_NAME}|{PHONE}|{BIRTH_DAY}|{EMAIL}|{USER})(?![A-Za-z0-9_])"
+    r"""(?:\\*["'])?\s*[:=]\s*""",
+    re.IGNORECASE,
+)
+"""The key of a field of personal data, however it is quoted (or not), and its ``:`` or ``=``."""
+_QUOTE = re.compile(r"""\\*["']""")
+_BARE_END = re.compile(r"[,;}\]\r\n]")
+_WORDS = re.compile(r"""[^\s"'\\,:;\[\]{}]+""")
+MAX_LINE_CHARS = 300
+"""Characters of a rejected line shown in the report (masked first): a longer line is cut, and ends with ``…``."""
 _STARS = "*****"
 
 
@@ -372,29 +385,92 @@ def mask_birthday(birthday: str) -> str:
     return re.sub(r"[0-9]", "*", birthday)
 
 
+def _mask_user(value: str) -> str:
+    """An email field's value: an email as :func:`mask_email` masks it, anything else but its first two characters."""
+    masked = _EMAIL.sub(_mask_found_email, value)
+    return masked if masked != value else mask_email(value.split()[0] if value.split() else value)
+
+
 _FIELD_MASKS: dict[str, Callable[[str], str]] = {
-    CUSTOMER_NAME: mask_name,
-    PHONE: mask_phone,
-    BIRTH_DAY: mask_birthday,
+    CUSTOMER_NAME.lower(): mask_name,
+    PHONE.lower(): mask_phone,
+    BIRTH_DAY.lower(): mask_birthday,
+    EMAIL.lower(): _mask_user,
+    USER.lower(): _mask_user,
 }
 
 
-def _mask_field(match: re.Match[str]) -> str:
-    name = match.group(1).split('"')[1]
-    value = match.group(2)
-    if value.startswith('"'):
-        return f'{match.group(1)}"{_FIELD_MASKS[name](value[1:-1])}"'
-    return f"{match.group(1)}{_FIELD_MASKS[name](value)}"
+def _mask_found_email(match: re.Match[str]) -> str:
+    local, at, domain = match.group(0).partition(match.group("at"))
+    return f"{local[:2]}{_STARS}{at}{domain}"
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where the value that starts at ``start`` ends: its closing quote (as escaped as its opening one), its closing
+    bracket, or (unquoted) the next separator; the end of the text when it has none (a line cut short)."""
+    if start >= len(text):
+        return start
+    if text[start] in "[{":
+        depth = 0
+        for index in range(start, len(text)):
+            depth += (text[index] in "[{") - (text[index] in "]}")
+            if depth == 0:
+                return index + 1
+        return len(text)
+    quote = _QUOTE.match(text, start)
+    if quote:
+        escapes, mark = len(quote.group(0)) - 1, quote.group(0)[-1]
+        index = quote.end()
+        while (index := text.find(mark, index)) >= 0:
+            before = len(text[:index]) - len(text[:index].rstrip("\\"))
+            if before == escapes:
+                return index + 1
+            index += 1
+        return len(text)
+    bare = _BARE_END.search(text, start)
+    return bare.start() if bare else len(text)
+
+
+def _mask_value(name: str, value: str) -> str:
+    """A field's value masked: inside its quotes when it is one string, else every word of it (an array, an
+    object, a bare value)."""
+    mask = _FIELD_MASKS[name.lower()]
+    quote = _QUOTE.match(value)
+    if quote and value[0] not in "[{":
+        mark = quote.group(0)
+        inner = value[len(mark) :]
+        closed = len(inner) >= len(mark) and inner.endswith(mark)
+        inner = inner[: len(inner) - len(mark)] if closed else inner
+        return f"{mark}{mask(inner)}{mark if closed else ''}"
+    if value[:1] in "[{":
+        return _WORDS.sub(lambda word: mask(word.group(0)), value)
+    return mask(value)
+
+
+def _mask_fields(text: str) -> str:
+    masked, position = [], 0
+    while key := _PII_KEY.search(text, position):
+        end = _value_end(text, key.end())
+        masked += [text[position : key.end()], _mask_value(key.group("name"), text[key.end() : end])]
+        position = max(end, key.end())
+    masked.append(text[position:])
+    return "".join(masked)
 
 
 def mask_text(text: str) -> str:
     """Free text (a raw landing line, a file name) with its personal data masked: every email anywhere, and the
-    values of the name, phone and birthday fields, even in a line that is not valid JSON.
+    values of the name, phone, birthday and email fields, however they are quoted or escaped, even in a line that
+    is not valid JSON or is cut short.
 
     >>> mask_text('{"customerName":"Ada Lovelace","email":"ada@stedi.test","phone":"5550100"}')
     '{"customerName":"A***** L*****","email":"ad*****@stedi.test","phone":"*****00"}'
     """
-    return _EMAIL.sub(lambda match: mask_email(match.group(0)), _PII_FIELD.sub(_mask_field, text))
+    return _EMAIL.sub(_mask_found_email, _mask_fields(text))
+
+
+def shown_line(line: str) -> str:
+    """A rejected line as the report shows it: at most :data:`MAX_LINE_CHARS` characters, then ``…``."""
+    return line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "…"
 
 
 def _optional(mask: Callable[[str], str], value: str | None) -> str | None:
@@ -583,8 +659,12 @@ class _Page:
 
 
 def render(data: ReportData, show_pii: bool = False) -> str:
-    """The report as one self-contained HTML page; personal data masked unless ``show_pii``."""
-    shown = data if show_pii else masked(data)
+    """The report as one self-contained HTML page; personal data masked unless ``show_pii``; rejected lines cut to
+    :data:`MAX_LINE_CHARS`."""
+    shown = data if show_pii else masked(data)  # masked whole, then cut: a cut could hide a value's key
+    shown = replace(
+        shown, samples=[replace(sample, line=_optional(shown_line, sample.line)) for sample in shown.samples]
+    )
     page = _Page()
     zones = {name: name.rsplit("_", 1)[1] for name in TABLE_NAMES}
     reasons: dict[tuple[str, str], int] = {}

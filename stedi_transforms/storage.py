@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gzip
 import hashlib
 import os
+import stat
 import uuid
-import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,11 +33,28 @@ class PreconditionFailedError(StorageError):
 @dataclass(frozen=True)
 class FileEntry:
     """A file found under a prefix: its path relative to that prefix (``/``-separated), its size, and a version
-    that changes whenever its content may have: the S3 ETag, or a local file's modification and change times."""
+    that changes whenever its content may have: the S3 ETag, or a local file's modification and change times.
+
+    ``path`` is the file's name in the lake, always UTF-8; a local name that is not (its bytes in another encoding)
+    has them escaped there (``J\\xf6rg.json``), and ``location`` says where the store finds the file."""
 
     path: str
     size: int
     version: str
+    location: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The path to open the file by, below the same prefix."""
+        return self.location or self.path
+
+
+class ByteStream(Protocol):
+    """A file opened for reading a part at a time."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 def is_s3(location: str) -> bool:
@@ -58,16 +74,6 @@ def hidden(relative_path: str) -> bool:
     return any(part.startswith((".", "_")) for part in relative_path.split("/"))
 
 
-def decompressed(data: bytes, path: str) -> bytes:
-    """The content of a landing file: ``*.gz`` is gzip (raises StorageError when it is not), anything else as is."""
-    if not path.endswith(".gz"):
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as error:
-        raise StorageError(f"not a readable gzip file: {error}") from error
-
-
 class Store(Protocol):
     """Where files live: one root, paths below it ``/``-separated."""
 
@@ -84,6 +90,10 @@ class Store(Protocol):
         ...
 
     def read(self, path: str) -> bytes: ...
+
+    def open_file(self, path: str) -> ByteStream:
+        """A landing file, to read a part at a time; StorageError when it is gone or is no regular file."""
+        ...
 
     def exists(self, prefix: str) -> bool:
         """Whether anything is stored at or under ``prefix``."""
@@ -120,13 +130,14 @@ class Store(Protocol):
 class S3Settings:
     """Where S3 is and who asks: taken from the standard AWS environment of the process that starts the run, and
     handed to the engine's tasks with the files they read (a classic Spark worker may have started before the
-    environment was set). Empty fields leave boto3 to its own chain (instance roles on Glue)."""
+    environment was set). Empty fields leave boto3 to its own chain (instance roles on Glue). The secret key and
+    the session token are left out of its repr, which errors and logs may show."""
 
     endpoint_url: str | None = None
     region: str | None = None
     access_key: str | None = None
-    secret_key: str | None = None
-    session_token: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
 
     @staticmethod
     def from_environment() -> S3Settings:
@@ -152,17 +163,22 @@ class LocalStore:
         self._folder = Path(root.removeprefix("file://").removeprefix("file:"))
 
     def files(self, prefix: str) -> list[FileEntry]:
+        """Every entry that is not a folder, links included (a link is never followed: the reader rejects it, as it
+        rejects a FIFO, a socket or a device)."""
         top = self._folder / prefix
         entries = []
-        for folder, _, names in os.walk(top):
-            for name in names:
+        for folder, folders, names in os.walk(top):
+            links = [name for name in folders if os.path.islink(os.path.join(folder, name))]
+            for name in names + links:
                 path = Path(folder) / name
                 try:
-                    status = path.stat()
+                    status = path.lstat()
                 except FileNotFoundError:  # gone since the folder was read
                     continue
                 relative = path.relative_to(top).as_posix()
-                entries.append(FileEntry(relative, status.st_size, f"{status.st_mtime_ns}:{status.st_ctime_ns}"))
+                shown = os.fsencode(relative).decode("utf-8", "backslashreplace")
+                version = f"{status.st_mtime_ns}:{status.st_ctime_ns}"
+                entries.append(FileEntry(shown, status.st_size, version, None if shown == relative else relative))
         return sorted(entries, key=lambda entry: entry.path)
 
     def names(self, prefix: str) -> Iterator[str]:
@@ -175,6 +191,24 @@ class LocalStore:
 
     def read(self, path: str) -> bytes:
         return (self._folder / path).read_bytes()
+
+    def open_file(self, path: str) -> ByteStream:
+        """Opened without following a link and without waiting (a FIFO would wait for a writer), and only if it is a
+        regular file: what the listing saw may have been replaced since."""
+        target = self._folder / path
+        try:
+            if not stat.S_ISREG(target.lstat().st_mode):
+                raise StorageError(f"{_kind(target.lstat().st_mode)}, not a regular file")
+            descriptor = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError as error:
+            raise StorageError(f"{path} does not exist (removed since it was listed)") from error
+        except OSError as error:
+            raise StorageError(f"{path}: {error.strerror or error}") from error
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(descriptor)
+            raise StorageError(f"{_kind(mode)}, not a regular file")
+        return os.fdopen(descriptor, "rb")
 
     def exists(self, prefix: str) -> bool:
         return (self._folder / prefix).exists()
@@ -236,6 +270,19 @@ class LocalStore:
 def _tag(text: str) -> str:
     """A local object's version tag: a digest of its content, as S3's ETag is of a simple upload's."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a folder" if stat.S_ISDIR(mode) else "not a file"
 
 
 def s3_client(settings: S3Settings) -> Any:
@@ -328,6 +375,12 @@ class S3Store:
             body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(path))["Body"].read()
         return body
 
+    def open_file(self, path: str) -> ByteStream:
+        location = f"s3://{self.bucket}/{self._key(path)}"
+        with _s3_errors(location):
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(path))["Body"]
+        return _S3Body(body, location)
+
     def exists(self, prefix: str) -> bool:
         key = self._key(prefix)
         with _s3_errors(f"s3://{self.bucket}/{key}"):
@@ -377,6 +430,21 @@ class S3Store:
         except _MissingError as error:
             raise PreconditionFailedError(f"{location} is gone") from error
         return str(answer["ETag"]).strip('"')
+
+
+class _S3Body:
+    """An object's body read a part at a time, its errors as StorageError."""
+
+    def __init__(self, body: Any, location: str) -> None:
+        self._body, self._location = body, location
+
+    def read(self, size: int = -1, /) -> bytes:
+        with _s3_errors(self._location):
+            data: bytes = self._body.read(None if size < 0 else size)
+        return data
+
+    def close(self) -> None:
+        self._body.close()
 
 
 class _MissingError(StorageError):

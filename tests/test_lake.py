@@ -181,3 +181,23 @@ def test_a_folder_without_a_table_has_no_format(tmp_path: Path) -> None:
     assert detect_format(str(tmp_path / "missing")) is None
     assert detect_format(str(tmp_path)) is None
     assert detect_format("s3://stedi/lake/customer/trusted") is None
+
+
+ODD_NAMES = ("a/O'Brien.json", "a/back\\slash.json", "a/quote\\'d.json", "a/100%_\\%\\_.json", "a/''.json")
+
+
+def test_the_rows_of_files_are_replaced_whatever_their_names(spark: SparkSession, tmp_path: Path) -> None:
+    """Quotes and backslashes in file names: the first two files change, the others are removed, and the file
+    whose name needs no quoting keeps its rows (on Spark 3.5 as well, ``make test-spark35``)."""
+
+    def ingested(names: tuple[str, ...], x: float) -> DataFrame:
+        rows = [(name, 1, "ada@stedi.test", 1, x, 0.0, 0.0, None, None) for name in names]
+        return spark.createDataFrame(rows, ACCELEROMETER_INGESTED.schema)
+
+    lake = Lake(str(tmp_path))
+    lake.write(ingested((*ODD_NAMES, "a/plain.json"), 1.0), ACCELEROMETER_INGESTED)
+    lake.replace_files(ingested(ODD_NAMES[:2], 2.0), ACCELEROMETER_INGESTED, ODD_NAMES)
+    assert_same_rows(
+        lake.read(spark, ACCELEROMETER_INGESTED),
+        ingested(ODD_NAMES[:2], 2.0).unionByName(ingested(("a/plain.json",), 1.0)),
+    )

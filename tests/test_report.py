@@ -12,6 +12,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
+from markupsafe import escape
 from pyspark.sql import SparkSession
 
 from stedi_transforms.cli import main
@@ -105,6 +106,51 @@ def test_the_same_value_is_masked_the_same_way_wherever_it_appears() -> None:
 )
 def test_raw_lines_have_their_personal_data_masked(line: str, expected: str) -> None:
     assert mask_text(line) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # a value cut off at the end of the line, or after a field of another kind
+        ('{"email":"x@y.z","customerName":"Ada Lovelace', '{"email":"x*****@y.z","customerName":"A***** L*****'),
+        ('{"phone":"801-555-1212', '{"phone":"***-***-**12'),
+        # single quotes, no quotes, and a JSON line inside a JSON string
+        (
+            "{'customerName': 'Ada Lovelace', 'phone': '5550100'}",
+            "{'customerName': 'A***** L*****', 'phone': '*****00'}",
+        ),
+        ("customerName=Ada Lovelace; phone=5550100", "customerName=A***** L*****; phone=*****00"),
+        ('"{\\"customerName\\":\\"Ada Lovelace\\"}"', '"{\\"customerName\\":\\"A***** L*****\\"}"'),
+        # arrays and objects as values
+        ('{"customerName":["Ada","Lovelace"],"x":1}', '{"customerName":["A*****","L*****"],"x":1}'),
+        (
+            '{"customerName":{"first":"Ada","last":"Lovelace"}}',
+            '{"customerName":{"f*****":"A*****","l*****":"L*****"}}',
+        ),
+        ('{"phone":["801-555-1212","555-0100"]}', '{"phone":["***-***-**12","***-**00"]}'),
+        # a phone with a plus or a minus before its first digit
+        ('{"phone":+18015551212}', '{"phone":+*********12}'),
+        ('{"phone":-8015551212}', '{"phone":-********12}'),
+        ('{"phone": "+1 801 555 1212"}', '{"phone": "+* *** *** **12"}'),
+        # an email with its @ escaped, an email field that holds no email, a domain without a dot
+        ('{"email":"ada\\u0040stedi.test"}', '{"email":"ad*****\\u0040stedi.test"}'),
+        ('{"user":"ada lovelace"}', '{"user":"ad*****"}'),
+        ("mail ada@localhost now", "mail ad*****@localhost now"),
+        # another key's name is not a field of personal data
+        ('{"phoneModel":"X1","serialNumber":"dev-ada"}', '{"phoneModel":"X1","serialNumber":"dev-ada"}'),
+    ],
+)
+def test_personal_data_is_masked_however_it_is_quoted_or_escaped(line: str, expected: str) -> None:
+    assert mask_text(line) == expected
+
+
+def test_rejected_lines_are_truncated_on_the_page_and_masked_before() -> None:
+    """A rejected line of 100,000 characters is shown as its first 300 and an ellipsis, its personal data masked
+    first (the cut could leave half a name)."""
+    digits = "0123456789" * 10_000
+    masked_line = '{"customerName":"A***** L*****","x":"' + digits + '"}'
+    html = render(_data("Ada", '{"customerName":"Ada Lovelace","x":"' + digits + '"}'))
+    assert re.findall(r'<td class="line">([^<]*)</td>', html) == [str(escape(masked_line[:300] + "…"))]
 
 
 def _data(name: str, line: str, file: str = "customer/landing/c.json") -> ReportData:
