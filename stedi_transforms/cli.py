@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from stedi_transforms import cli_aws, cli_dq, cli_generate, cli_lake, cli_report, cli_serve, engines
@@ -62,27 +62,34 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the ``stedi`` command; returns the exit code."""
     args = parser().parse_args(argv)
     debug = args.debug or os.environ.get("STEDI_DEBUG") == "1"
-    with interruptible(on_signal=engines.interrupt_all):
+    with interruptible(on_signal=engines.interrupt_all) as signalled:
         try:
-            return _run(args, out or sys.stdout, debug)
-        except Interrupted as interrupted:
+            code = _run(args, out or sys.stdout, debug, signalled)
+        except Interrupted:
+            pass
+        except Exception:
+            if not signalled():  # an error the interruption caused on its way up is the interruption
+                raise
+        number = signalled()
+        if number is not None and not getattr(args, "stops_on_signal", False):
             print(INTERRUPTED_LINE, file=sys.stderr)
-            return interrupted.exit_code
+            return 128 + number
+        return code
 
 
-def _run(args: argparse.Namespace, out: TextIO, debug: bool) -> int:
+def _run(args: argparse.Namespace, out: TextIO, debug: bool, signalled: Callable[[], int | None]) -> int:
     try:
         code: int = args.handler(args, out)
     except USAGE_ERRORS as error:
-        return _fail(error, 2, debug)
+        return _fail(error, 2, debug, signalled)
     except JobError as error:
-        return _fail(error, 1, debug)
+        return _fail(error, 1, debug, signalled)
     except Exception as error:
         message = engine_message(error)
         if message is None:
             raise
         failure = EngineFailureError(f"the {getattr(args, 'engine', 'engine')} engine failed: {message}")
-        return _fail(failure, 1, debug, error)
+        return _fail(failure, 1, debug, signalled, error)
     return code
 
 
@@ -90,7 +97,11 @@ class EngineFailureError(RuntimeError):
     """An engine error outside a job (in ``stedi verify``, say), in one line."""
 
 
-def _fail(error: Exception, code: int, debug: bool, cause: Exception | None = None) -> int:
+def _fail(
+    error: Exception, code: int, debug: bool, signalled: Callable[[], int | None], cause: Exception | None = None
+) -> int:
+    if signalled():  # the error is the interruption's: main says so
+        return code
     if debug:
         traceback.print_exception(cause or error, file=sys.stderr)
     print(f"stedi: error: {error}", file=sys.stderr)

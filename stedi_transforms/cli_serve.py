@@ -34,6 +34,9 @@ HOST = "127.0.0.1"
 CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 START_SECONDS = 180.0
 """How long a classic server may take to listen (a JVM on a busy two-core host can take a minute)."""
+STOP_SECONDS = 3.0
+"""How long classic Spark's server may take to stop after SIGTERM before it is killed (a command has four seconds
+to end after Ctrl-C: :data:`stedi_transforms.signals.FORCE_SECONDS`)."""
 OPEN_WARNING = "stedi serve: the port is on loopback, open to every local user of this machine"
 
 
@@ -52,7 +55,7 @@ def add_commands(commands: Any) -> None:
         help="classic Spark's master, e.g. local-cluster[2,1,1024] or spark://HOST:PORT "
         f"(default: local[{engines.SHUFFLE_PARTITIONS}]; Sail's mode is set by SAIL_MODE)",
     )
-    parser.set_defaults(handler=command_serve)
+    parser.set_defaults(handler=command_serve, stops_on_signal=True)  # Ctrl-C is how a server ends
 
 
 def command_serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -170,7 +173,7 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
         return
     try:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        server.wait(timeout=STOP_SECONDS)
     except subprocess.TimeoutExpired:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()

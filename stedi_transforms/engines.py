@@ -15,7 +15,6 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import socket
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from urllib.parse import urlsplit
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from stedi_transforms import jars
+from stedi_transforms import jars, signals
 from stedi_transforms.storage import S3Settings
 
 ENGINES = ("sail", "spark")
@@ -171,9 +170,10 @@ def _package_archive() -> Path:
 
 
 def interrupt_all(seconds: float = 2.0) -> None:
-    """Ask every engine this process uses to cancel what it runs (Spark Connect's ``interruptAll``, classic Spark's
-    ``cancelAllJobs``), waiting ``seconds`` at most: a remote engine would otherwise go on with a job whose client
-    has gone, and a local JVM for as long as it takes to see that its parent has. Sail's server in this process
+    """Stop what every engine of this process runs, at once: a Spark Connect engine is asked to cancel
+    (``interruptAll``; a remote one would otherwise go on with a job whose client has gone), waiting ``seconds`` at
+    most; a local classic JVM is killed, as a kill would stop it (cancelled, it would log every aborted job to the
+    terminal, and it would outlive this process by as long as its shutdown takes). Sail's server in this process
     ends with it."""
 
     def cancel() -> None:
@@ -184,7 +184,7 @@ def interrupt_all(seconds: float = 2.0) -> None:
                 if _is_connect(session):
                     session.interruptAll()
                 else:
-                    session.sparkContext.cancelAllJobs()
+                    session.sparkContext._gateway.proc.kill()  # type: ignore[union-attr]
 
     worker = threading.Thread(target=cancel, daemon=True)
     worker.start()
@@ -316,23 +316,14 @@ def _start_sail() -> SparkSession:
     from pysail.spark import SparkConnectServer
 
     server = SparkConnectServer("127.0.0.1", 0)
-    server.start(background=True)
+    with signals.kept():  # Sail's server would shut itself down under the running command
+        server.start(background=True)
     _servers["sail"] = server
-    _take_back_signals()
     _, port = server.listening_address
     spark = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
     return spark
-
-
-def _take_back_signals() -> None:
-    """Give SIGINT and SIGTERM back to this process's Python handlers. Sail's server takes them when it starts, to
-    shut itself down: Ctrl-C would then stop the engine under a running command, whose client retries for ten
-    minutes. The command stops its engine itself (:mod:`stedi_transforms.signals`)."""
-    if threading.current_thread() is threading.main_thread():
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, signal.getsignal(number))
 
 
 ARCHIVES_KEPT = 4
@@ -441,7 +432,8 @@ def _start_spark() -> SparkSession:
     builder = SparkSession.builder.master(f"local[{SHUFFLE_PARTITIONS}]").appName("stedi-transforms")
     for name, value in settings.items():
         builder = builder.config(name, value)
-    spark = builder.getOrCreate()
+    with signals.kept():  # the SparkContext would take SIGINT, to cancel its jobs and raise KeyboardInterrupt
+        spark = builder.getOrCreate()
     _started_features["spark"] = classpath
     spark.sparkContext.setLogLevel("ERROR")
     return spark

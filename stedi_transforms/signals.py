@@ -23,7 +23,7 @@ from typing import Any
 from stedi_transforms.entry import INTERRUPTED_LINE
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-__all__ = ["INTERRUPTED_LINE", "Interrupted", "interruptible", "wait_all"]
+__all__ = ["INTERRUPTED_LINE", "Interrupted", "interruptible", "kept", "wait_all"]
 
 
 class Interrupted(BaseException):  # as KeyboardInterrupt: not an Exception, so no handler takes it
@@ -38,29 +38,62 @@ class Interrupted(BaseException):  # as KeyboardInterrupt: not an Exception, so 
         return 128 + self.number
 
 
+FORCE_SECONDS = 4.0
+"""How long a command may take to unwind after the first signal before it is ended where it stands."""
+
+
 @contextmanager
-def interruptible(on_signal: Callable[[], None] = lambda: None) -> Iterator[None]:
+def interruptible(on_signal: Callable[[], None] = lambda: None) -> Iterator[Callable[[], int | None]]:
     """For the body, the first SIGINT or SIGTERM calls ``on_signal``, then raises :class:`Interrupted`; the next
-    ends the process with its exit code, without unwinding. The handlers are put back after the body. Off the
-    main thread (where Python delivers no signal), the body runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    ends the process with its exit code, without unwinding, and so does FORCE_SECONDS of unwinding. Yields a
+    function that gives the signal received (None until one is): an error the interruption caused on its way up
+    (a cancelled job, a closed engine) is the interruption, not an error of its own. The handlers are put back
+    after the body. Off the main thread (where Python delivers no signal), the body runs as it is."""
     received: list[int] = []
+
+    def signalled() -> int | None:
+        return received[0] if received else None
+
+    if threading.current_thread() is not threading.main_thread():
+        yield signalled
+        return
 
     def handle(number: int, frame: FrameType | None) -> None:
         if received:
-            sys.stderr.flush()
-            os._exit(128 + number)
+            _exit_now(number)
         received.append(number)
+        deadline = threading.Timer(FORCE_SECONDS, _exit_now, (number,))
+        deadline.daemon = True
+        deadline.start()
         on_signal()
         raise Interrupted(number)
 
     previous = {number: signal.signal(number, handle) for number in SIGNALS}
     try:
-        yield
+        yield signalled
     finally:
         for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _exit_now(number: int) -> None:
+    print(INTERRUPTED_LINE, file=sys.stderr, flush=True)
+    os._exit(128 + number)
+
+
+@contextmanager
+def kept() -> Iterator[None]:
+    """SIGINT and SIGTERM handled after the body as before it, whatever the body installed: Sail's server takes them
+    when it starts (at the OS level, to shut itself down) and PySpark's SparkContext does (to cancel its jobs and
+    raise KeyboardInterrupt); the command stops its engine itself."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers = {number: signal.getsignal(number) for number in SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in handlers.items():
             signal.signal(number, handler)
 
 
