@@ -100,6 +100,8 @@ def _console(out: TextIO) -> Console:
 def _progress(result: JobResult) -> None:
     written = ", ".join(result.written) or "nothing to do"
     _console(sys.stderr).print(f"  {result.name:<36} {result.seconds:6.2f} s  {written}")
+    for table in result.rules_changed:
+        _console(sys.stderr).print(f"  {table}: rule changed, rebuilt")
 
 
 def add_lake_arguments(parser: argparse.ArgumentParser) -> None:

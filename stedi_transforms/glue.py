@@ -246,7 +246,8 @@ def glue_job(argv: Sequence[str] | None = None) -> Iterator[tuple[SparkSession, 
 
 def run_glue_job(name: str, argv: Sequence[str] | None = None) -> JobResult:
     """Run the pipeline's job ``name`` (:data:`stedi_transforms.registry.RULES` names the jobs) as a Glue job
-    script does, and record it in the lake's run history.
+    script does, and record it in the lake's run history; a table rebuilt because its rule changed is said in the
+    job's log.
 
     >>> run_glue_job("customer_landing_to_trusted")  # doctest: +SKIP
     """
@@ -254,6 +255,8 @@ def run_glue_job(name: str, argv: Sequence[str] | None = None) -> JobResult:
     started_at, started = now(), time.perf_counter()
     with glue_job(argv) as (spark, landing, io):
         result = job(spark, landing, io, io.settings)
+        for table in result.rules_changed:
+            print(f"{table}: rule changed, rebuilt", flush=True)
         record = run_record(
             io,
             landing,

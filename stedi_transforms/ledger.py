@@ -2,8 +2,9 @@
 
 ``<lake>/_stedi/state.json`` holds, per source, the ledger of ingested files (path, size, version) and a
 generation that grows whenever that source's files change; per derived table, the generations of the sources it was
-built from, so a run rebuilds exactly the tables whose sources changed; and the rows of every table as last written,
-so a run counts only the tables it wrote.
+built from, its options and the fingerprints of its rule and of the rules before it (``rule:<table>``, see
+:func:`stedi_transforms.registry.fingerprint`), so a run rebuilds exactly the tables whose sources or rules changed;
+and the rows of every table as last written, so a run counts only the tables it wrote.
 ``<lake>/_stedi/runs/`` holds one JSON object per run, for ``stedi history``.
 
 The state is replaced in one step (a rename locally, a single PUT on S3) after each table it describes is

@@ -7,7 +7,9 @@ Delta lake, a file's rows are always written by replacing that file's rows, so a
 whatever the ledger says; rows of changed or removed files are dropped). A lake with tables and no ledger is refused
 (:class:`stedi_transforms.ledger.LedgerError`) unless for a full refresh, since which files it holds is unknown.
 Every other table is built from the ingested tables and the tables before it, never from the JSON again, and only
-when the sources it is built from have changed since it was last built. So after any run the lake equals a full
+when the sources it is built from, its options, or its rule or the rule of a table before it (the rule's
+fingerprint, :func:`stedi_transforms.registry.fingerprint`) have changed since it was last built; a table rebuilt
+for its own rule's change is named in the job's result (``rules_changed``). So after any run the lake equals a full
 rebuild from the landing as it is now: a consent revoked in a new customer file reaches every table on the next run.
 
 A downstream job reads what the upstream one wrote, exactly as the Glue jobs do, so ``stedi run`` and the Glue
@@ -138,6 +140,7 @@ class JobResult:
     files: dict[str, FileChanges] = field(default_factory=dict)
     lines_parsed: dict[str, int] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
+    rules_changed: list[str] = field(default_factory=list)
 
 
 APPEND_LIMIT = 10_000
@@ -318,10 +321,15 @@ def _holds_rows_of(job: _Job, table: Table, files: list[str]) -> bool:
     return bool(job.read(table).filter(F.col(FILE).isin(files)).limit(1).count())
 
 
+RULE = "rule:"
+"""The key, before a table's name, under which the state records the fingerprint of the rule a table was built by."""
+
+
 def built_from(rule: TableRule, options: Options, state: LakeState) -> dict[str, int | str]:
-    """What ``rule``'s table built now (or when ``state`` was the lake's) would reflect: the generations of the
-    sources behind it, and the options it and its inputs were built with (a conflict makes it always out of date)."""
-    seen: dict[str, int | str] = dict(rule.option_values(options))
+    """What ``rule``'s table built now (or when ``state`` was the lake's) would reflect: the fingerprint of its rule
+    and of the rules before it, the generations of the sources behind it, and the options it and its inputs were
+    built with (a conflict makes it always out of date)."""
+    seen: dict[str, int | str] = {f"{RULE}{rule.name}": registry.fingerprint(rule), **rule.option_values(options)}
     for table in rule.inputs:
         if table.zone == "ingested":
             reflected: Mapping[str, int | str] = state.generations((table.entity,))
@@ -335,9 +343,12 @@ def built_from(rule: TableRule, options: Options, state: LakeState) -> dict[str,
 def build(job: _Job, rule: TableRule, empty: bool = False) -> None:
     """Write ``rule``'s table from its inputs, unless it already reflects what they hold now, its rule and the
     options: by appending what the rule's ``added`` says the inputs' new rows add, where it can, else in full
-    (``empty``: the caller knows the table holds no row, none to compute)."""
+    (``empty``: the caller knows the table holds no row, none to compute). A table built by another rule than
+    last time is rebuilt, and the job's result says so."""
     table, seen = rule.table, built_from(rule, job.options, job.state)
-    if not job.full_refresh and job.state.built.get(table.name) == seen and job.io.exists(table):
+    recorded = job.state.built.get(table.name)
+    exists = job.io.exists(table)
+    if not job.full_refresh and recorded == seen and exists:
         return
     with job.step(table):
         if rule.added is not None and _append(job, rule, seen):
@@ -352,6 +363,9 @@ def build(job: _Job, rule: TableRule, empty: bool = False) -> None:
             if job.changes is not None:
                 job.changes.rewritten.add(table.name)
         job.result.written.append(table.name)
+        key = f"{RULE}{table.name}"
+        if not job.full_refresh and exists and recorded is not None and recorded.get(key) != seen[key]:
+            job.result.rules_changed.append(table.name)
 
 
 def _append(job: _Job, rule: TableRule, seen: dict[str, int | str]) -> bool:

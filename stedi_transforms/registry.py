@@ -6,14 +6,22 @@ where the table can be kept up to date by appending, ``added``: the rows it gain
 :data:`RULES` lists them in dependency order; the pipeline runs them (its one builder runs any rule), the jobs are
 the groups :func:`job_names` lists, and the Glue scripts in ``jobs/`` are named after them.
 
+A rule has a *fingerprint* (:func:`fingerprint`): a hash of the source of ``build`` and ``added`` and of every
+function of this package they reach, and of the rule's ``version``. A lake records the fingerprint each table was
+built with, so editing a transform rebuilds the tables it reaches on the next run; ``version`` is there for what
+code does not show (bump it to rebuild a table whose rule reads something other than code, a file or a constant).
+
 Adding a table is one declaration here, plus its transform and its :class:`stedi_transforms.lake.Table`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import hashlib
+import inspect
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from functools import reduce
+from types import CodeType, FunctionType, ModuleType
 
 from pyspark.sql import DataFrame
 
@@ -57,6 +65,7 @@ class TableRule:
     added: Added | None = None
     options: tuple[str, ...] = ()
     by_file: bool = False
+    version: int = 1
 
     def __post_init__(self) -> None:
         known = {option.name for option in fields(Options)}
@@ -232,3 +241,54 @@ def job_sources(job: str, sources: tuple[Source, ...]) -> tuple[Source, ...]:
     from."""
     read = {table.name for rule in job_rules(job) for table in rule.inputs if table.zone == "ingested"}
     return tuple(source for source in sources if ingested_table(source).name in read)
+
+
+def fingerprint(rule: TableRule) -> str:
+    """A hash of the rule's ``version`` and of the source of its ``build`` and ``added`` and of every function of
+    this package they reach (by the names their code uses): the same for the same code, whatever the Python."""
+    digest = hashlib.sha256(f"version {rule.version}\n".encode())
+    for function in _reached([rule.build, *([rule.added] if rule.added else [])]):
+        digest.update(f"{function.__module__}.{function.__qualname__}\n{_source(function)}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _reached(roots: list[Callable[..., object]]) -> list[FunctionType]:
+    """``roots`` and the functions of this package they reach, ordered by their qualified names."""
+    seen: dict[str, FunctionType] = {}
+    todo = [root for root in roots if isinstance(root, FunctionType)]
+    while todo:
+        function = todo.pop()
+        key = f"{function.__module__}.{function.__qualname__}"
+        if key not in seen:
+            seen[key] = function
+            todo.extend(_called(function))
+    return [seen[key] for key in sorted(seen)]
+
+
+def _called(function: FunctionType) -> Iterator[FunctionType]:
+    """The functions of this package that ``function`` names: as globals, attributes of this package's modules
+    (``transforms.customer_trusted``), or in its closure."""
+    names: set[str] = set()
+    codes = [function.__code__]
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(const for const in code.co_consts if isinstance(const, CodeType))
+    found: list[object] = [cell.cell_contents for cell in function.__closure__ or ()]
+    for name in names:
+        target = function.__globals__.get(name)
+        found.append(target)
+        if isinstance(target, ModuleType) and _ours(target.__name__):
+            found.extend(getattr(target, attribute, None) for attribute in names)
+    yield from (item for item in found if isinstance(item, FunctionType) and _ours(item.__module__))
+
+
+def _ours(module: str) -> bool:
+    return module == "stedi_transforms" or module.startswith("stedi_transforms.")
+
+
+def _source(function: FunctionType) -> str:
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):  # no source at hand: the code itself
+        return f"{function.__code__.co_code.hex()} {function.__code__.co_names}"
