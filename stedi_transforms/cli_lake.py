@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, engine_of, get_session, remote_address, require, use_s3
+from stedi_transforms.errors import StediError
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
 from stedi_transforms.ledger import RunRecord, history, recorded_format
 from stedi_transforms.lock import LakeBusyError
@@ -28,7 +29,7 @@ DEFAULT_LAKE = "lake"
 WATCH_SECONDS = 5.0
 
 
-class UsageError(Exception):
+class UsageError(StediError):
     """A problem the user can fix; printed as one line, exit code 2."""
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from stedi_transforms import glue as glue_adapter
+from stedi_transforms.errors import StediError
 from stedi_transforms.glue import DQ_ACTIONS, GLUE_FORMATS
 from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, TABLE_NAMES, Lake
 from stedi_transforms.pipeline import JOBS
@@ -42,7 +43,7 @@ CATALOG_TABLES = (*TABLE_NAMES, *(table.name for table in INGESTED_TABLES))
 """The tables a deployment may have in the Data Catalog: the landing tables deploy makes, those the jobs' sinks make."""
 
 
-class DeployError(RuntimeError):
+class DeployError(StediError, RuntimeError):
     """A deployment or a job run failed; the message names the step and AWS's reason."""
 
 

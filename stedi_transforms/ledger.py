@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from stedi_transforms.errors import StediError
 from stedi_transforms.lock import LeaseLostError
 from stedi_transforms.storage import FileEntry, PreconditionFailedError, Store
 
@@ -33,7 +34,7 @@ RUNS = "_stedi/runs"
 STATE_VERSION = 1
 
 
-class LedgerError(ValueError):
+class LedgerError(StediError, ValueError):
     """The lake's state cannot be used as it is; the message says why and names ``--full-refresh``, in one line."""
 
 

@@ -37,6 +37,7 @@ from pyspark.sql import functions as F
 
 from stedi_transforms import registry
 from stedi_transforms.engines import counted, engine_message
+from stedi_transforms.errors import FAILED, StediError
 from stedi_transforms.lake import (
     INGESTED_TABLES,
     OUTPUT_TABLES,
@@ -109,11 +110,13 @@ def open_state(io: TableIO, full_refresh: bool) -> LakeState:
     return state
 
 
-class JobError(RuntimeError):
+class JobError(StediError, RuntimeError):
     """A job failed in the engine; the message names the job, the table and the engine's own words."""
 
+    exit_code = FAILED
 
-class LandingError(ValueError):
+
+class LandingError(StediError, ValueError):
     """The landing folder is missing, or holds no files for a source."""
 
 
