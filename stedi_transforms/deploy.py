@@ -22,6 +22,7 @@ from stedi_transforms import glue as glue_adapter
 from stedi_transforms.errors import StediError
 from stedi_transforms.glue import DQ_ACTIONS, GLUE_FORMATS
 from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, TABLE_NAMES, Lake
+from stedi_transforms.options import FORMS
 from stedi_transforms.pipeline import JOBS
 from stedi_transforms.queries import DEFAULT_DATABASE
 from stedi_transforms.schemas import SOURCES, Source
@@ -123,10 +124,9 @@ def job_definition(settings: GlueSettings, job_name: str, wheel_name: str) -> di
         "--enable-glue-datacatalog": "true",
         "--job-language": "python",
     }
-    if settings.options.ml_join != Options().ml_join:
-        arguments["--ML_JOIN"] = settings.options.ml_join
-    if settings.options.consent_cutoff:
-        arguments["--CONSENT_CUTOFF"] = "true"
+    for form in FORMS:
+        if (text := form.to_glue(getattr(settings.options, form.name))) is not None:
+            arguments[f"--{form.argument}"] = text
     if settings.dq_action != DQ_ACTIONS[0]:
         arguments["--DQ_ACTION"] = settings.dq_action
     if settings.table_format == "delta":

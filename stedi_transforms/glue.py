@@ -24,6 +24,7 @@ from stedi_transforms import pipeline
 from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
 from stedi_transforms.ledger import now, record_run
 from stedi_transforms.lock import lake_lock, new_run_id
+from stedi_transforms.options import FORMS
 from stedi_transforms.pipeline import JobResult, Settings, run_record
 from stedi_transforms.storage import Store
 from stedi_transforms.transforms import Options
@@ -33,7 +34,7 @@ GLUE_FORMATS = ("json", "glueparquet", "delta")
 _LAKE_FORMATS = {"json": "json", "glueparquet": "parquet", "delta": "delta"}
 
 REQUIRED_ARGUMENTS = ("JOB_NAME", "LAKE", "DATABASE", "FORMAT")
-OPTIONAL_ARGUMENTS = ("LANDING", "FULL_REFRESH", "ML_JOIN", "CONSENT_CUTOFF", "DQ_ACTION")
+OPTIONAL_ARGUMENTS = ("LANDING", "FULL_REFRESH", *(form.argument for form in FORMS), "DQ_ACTION")
 DQ_ACTIONS = ("warn", "fail")
 """What a job does when a table fails a rule of its ruleset: say so in its log, or fail after its writes."""
 
@@ -91,10 +92,7 @@ def resolve_arguments(argv: Sequence[str]) -> JobArguments:
         landing=options.get("LANDING") or options["LAKE"],
         settings=Settings(
             full_refresh=options.get("FULL_REFRESH", "false").lower() == "true",
-            options=Options(
-                ml_join=options.get("ML_JOIN", "timestamp"),
-                consent_cutoff=options.get("CONSENT_CUTOFF", "false").lower() == "true",
-            ),
+            options=Options(**{form.name: form.from_glue(options.get(form.argument)) for form in FORMS}),  # type: ignore[arg-type]
         ),
         dq_action=options.get("DQ_ACTION", "warn").lower(),
     )

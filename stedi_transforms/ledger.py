@@ -27,6 +27,7 @@ from typing import Any
 
 from stedi_transforms.errors import StediError
 from stedi_transforms.lock import LeaseLostError
+from stedi_transforms.options import FORMS
 from stedi_transforms.storage import FileEntry, PreconditionFailedError, Store
 
 STATE = "_stedi/state.json"
@@ -137,7 +138,7 @@ def _parse_state(text: str, table_format: str, version: str | None) -> LakeState
 def recorded_options(state: LakeState) -> dict[str, str]:
     """The ML table's options the lake's tables were built with, as the state recorded them."""
     built = state.built.get("machine_learning_curated", {})
-    return {name: str(built[name]) for name in ("ml_join", "consent_cutoff") if name in built}
+    return {form.name: str(built[form.name]) for form in FORMS if form.name in built}
 
 
 def recorded_format(store: Store) -> str | None:

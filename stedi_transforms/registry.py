@@ -36,6 +36,7 @@ from stedi_transforms.lake import (
     ingested_table,
     rejected_table,
 )
+from stedi_transforms.options import FORMS_BY_NAME
 from stedi_transforms.reader import accepted, rejected
 from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER, Source
 from stedi_transforms.transforms import Options
@@ -80,11 +81,7 @@ class TableRule:
 
     def option_values(self, options: Options) -> dict[str, str]:
         """The options this table is built with, as the lake's state records them (a flag as ``on``/``off``)."""
-        values = {name: getattr(options, name) for name in self.options}
-        return {
-            name: ("on" if value else "off") if isinstance(value, bool) else str(value)
-            for name, value in values.items()
-        }
+        return {name: FORMS_BY_NAME[name].recorded(getattr(options, name)) for name in self.options}
 
 
 def _union(parts: list[DataFrame]) -> DataFrame:

@@ -32,6 +32,6 @@ def test_no_module_imports_a_module_that_imports_it_back() -> None:
     graphlib.TopologicalSorter(imports()).prepare()  # CycleError names the circle
 
 
-def test_the_registry_imports_the_transforms_and_the_lake_and_nothing_that_runs_jobs() -> None:
-    assert imports()["registry"] == {"lake", "reader", "schemas", "transforms"}
+def test_the_registry_imports_the_transforms_the_lake_and_the_options_and_nothing_that_runs_jobs() -> None:
+    assert imports()["registry"] == {"lake", "options", "reader", "schemas", "transforms"}
     assert "registry" in imports()["pipeline"]
