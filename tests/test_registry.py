@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from stedi_transforms import cli_lake, registry, transforms
-from stedi_transforms.lake import ACCELEROMETER_TRUSTED, OUTPUT_TABLES, Lake, Table
+from stedi_transforms.lake import ACCELEROMETER_TRUSTED, INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
 from stedi_transforms.ledger import STATE
 from stedi_transforms.pipeline import JobResult, run
 from stedi_transforms.registry import Inputs, TableRule
@@ -180,3 +180,15 @@ def test_a_rule_names_known_options_and_a_job_the_registry_has() -> None:
         replace(rule("customer_trusted"), options=("cutoff",))
     with pytest.raises(ValueError, match=r"^unknown job 'nightly'; choose one of customer_landing_to_trusted, "):
         registry.job_rules("nightly")
+
+
+def test_the_registry_declares_every_table_the_lake_lists_after_the_ingested_ones_in_dependency_order() -> None:
+    assert [rule.name for rule in ORIGINAL.values()] == [
+        "customer_rejected", "customer_trusted", "accelerometer_rejected", "accelerometer_trusted",
+        "customer_curated", "step_trainer_rejected", "step_trainer_trusted", "machine_learning_curated",
+    ]  # fmt: skip
+    assert {rule.table for rule in ORIGINAL.values()} == set(OUTPUT_TABLES)
+    built: set[str] = {table.name for table in INGESTED_TABLES}
+    for declared in ORIGINAL.values():
+        assert {table.name for table in declared.inputs} <= built, declared.name
+        built.add(declared.name)
