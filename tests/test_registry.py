@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from stedi_transforms import cli_lake, registry, transforms
+from stedi_transforms import cli_lake, pipeline, registry, transforms
 from stedi_transforms.lake import ACCELEROMETER_TRUSTED, INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
 from stedi_transforms.ledger import STATE
 from stedi_transforms.pipeline import JobResult, run
@@ -124,6 +124,32 @@ def test_a_changed_rule_rebuilds_exactly_the_tables_it_reaches_and_leaves_what_a
     trusted = [row[EMAIL] for row in lake.read(spark, rule("customer_trusted").table).collect()]
     assert trusted == ["ada@stedi.test"]  # the changed rule is the one that built it
     assert written(run(spark, str(landing), lake)) == set()
+
+
+@only_on("sail")  # which tables a run rebuilds is the library's own Python; the jobs' code is run()'s
+def test_jobs_run_alone_as_on_glue_rebuild_after_a_changed_upstream_rule_what_it_reaches(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Glue job runs alone, with no record of what the jobs before it did: the fingerprints of the rules before
+    a table, kept in its inputs' state, are what tell it that customer_trusted's rule changed."""
+    landing = tmp_path / "landing"
+    write_files(landing, FIRST)
+    lake = Lake(str(tmp_path / "lake"), "delta")
+    for name in registry.job_names():
+        pipeline.job(name)(spark, str(landing), lake)
+
+    monkeypatch.setattr(registry, "RULES", with_rule(replace(rule("customer_trusted"), build=_no_cy)))
+    results = [pipeline.job(name)(spark, str(landing), lake) for name in registry.job_names()]
+    assert [(result.name, result.written, result.rules_changed) for result in results] == [
+        ("customer_landing_to_trusted", ["customer_trusted"], ["customer_trusted"]),
+        ("accelerometer_landing_to_trusted", ["accelerometer_trusted"], []),
+        ("customer_trusted_to_curated", ["customer_curated"], []),
+        ("step_trainer_trusted", ["step_trainer_trusted"], []),
+        ("machine_learning_curated", ["machine_learning_curated"], []),
+    ]
+    rebuilt = Lake(str(tmp_path / "rebuilt"), "parquet")
+    run(spark, str(landing), rebuilt)
+    assert_same_lake(spark, lake, rebuilt)
 
 
 @only_on("sail")  # which tables a run rebuilds is the library's own Python
