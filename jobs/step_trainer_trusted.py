@@ -5,7 +5,6 @@ Arguments: --JOB_NAME, --LAKE s3://bucket/prefix, --DATABASE, --FORMAT json|glue
 --FULL_REFRESH true and --DQ_ACTION warn|fail (what a table failing its Glue Data Quality ruleset does to the job).
 """
 
-from stedi_transforms import pipeline
 from stedi_transforms.glue import run_glue_job
 
-run_glue_job(pipeline.step_trainer_trusted)
+run_glue_job("step_trainer_trusted")

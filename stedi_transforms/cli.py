@@ -4,9 +4,10 @@ scale; ``stedi serve`` runs an engine's own Spark Connect server for ``--remote`
 the AWS side.
 
 A thin shell: each command parses its arguments, calls the library and prints. Problems a user can act on print
-one line on stderr: exit 2 for usage and environment problems (a missing landing folder, an unwritable lake, an
-engine that cannot write the format, an unreachable S3 endpoint, a lake another run is writing), exit 1 when a job
-fails in the engine (naming the job, the table and the engine's own message). ``--debug`` (or ``STEDI_DEBUG=1``)
+one line on stderr, with the exit code their class gives (:mod:`stedi_transforms.errors`): exit 2 for usage and
+environment problems (a missing landing folder, an unwritable lake, an engine that cannot write the format, an
+unreachable S3 endpoint, a lake another run is writing), exit 1 when a job fails in the engine (naming the job, the
+table and the engine's own message). ``--debug`` (or ``STEDI_DEBUG=1``)
 shows the full trace instead. Ctrl-C or SIGTERM stops a command within seconds with one line (exit 130 or 143; see
 :mod:`stedi_transforms.signals`). Every command runs in its own process and starts its engine in it, unless given a
 Spark Connect engine with ``--remote`` (or ``SPARK_REMOTE``); nothing outlives it.
@@ -22,27 +23,9 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from stedi_transforms import cli_aws, cli_dq, cli_generate, cli_lake, cli_report, cli_serve, engines
-from stedi_transforms.cli_lake import UsageError
-from stedi_transforms.deploy import DeployError
-from stedi_transforms.engines import EngineError, engine_message
-from stedi_transforms.generate import GenerateError
-from stedi_transforms.ledger import LedgerError
-from stedi_transforms.lock import LakeBusyError
-from stedi_transforms.pipeline import JobError, LandingError
+from stedi_transforms.engines import engine_message
+from stedi_transforms.errors import FAILED, StediError
 from stedi_transforms.signals import INTERRUPTED_LINE, Interrupted, interruptible
-from stedi_transforms.storage import StorageError
-
-USAGE_ERRORS = (
-    UsageError,
-    LandingError,
-    EngineError,
-    DeployError,
-    StorageError,
-    LakeBusyError,
-    LedgerError,
-    GenerateError,
-)
-"""Problems of usage or environment: one line, exit code 2."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -80,21 +63,21 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 def _run(args: argparse.Namespace, out: TextIO, debug: bool, signalled: Callable[[], int | None]) -> int:
     try:
         code: int = args.handler(args, out)
-    except USAGE_ERRORS as error:
-        return _fail(error, 2, debug, signalled)
-    except JobError as error:
-        return _fail(error, 1, debug, signalled)
+    except StediError as error:  # one line, and the exit code its class gives
+        return _fail(error, error.exit_code, debug, signalled)
     except Exception as error:
         message = engine_message(error)
         if message is None:
             raise
         failure = EngineFailureError(f"the {getattr(args, 'engine', 'engine')} engine failed: {message}")
-        return _fail(failure, 1, debug, signalled, error)
+        return _fail(failure, failure.exit_code, debug, signalled, error)
     return code
 
 
-class EngineFailureError(RuntimeError):
+class EngineFailureError(StediError, RuntimeError):
     """An engine error outside a job (in ``stedi verify``, say), in one line."""
+
+    exit_code = FAILED
 
 
 def _fail(

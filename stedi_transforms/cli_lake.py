@@ -15,22 +15,24 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, engine_of, get_session, remote_address, require, use_s3
+from stedi_transforms.errors import StediError
 from stedi_transforms.lake import DEFAULT_FORMAT, FORMATS, OUTPUT_TABLES, Lake, detect_format, local_path
 from stedi_transforms.ledger import RunRecord, history, recorded_format
 from stedi_transforms.lock import LakeBusyError
+from stedi_transforms.options import FORMS
 from stedi_transforms.parsing import GIB, KIB, MIB, Limits, size_text
 from stedi_transforms.pipeline import JobResult, Settings, check_landing, update
 from stedi_transforms.reader import sample_landing
 from stedi_transforms.signals import Interrupted
 from stedi_transforms.storage import check_s3, is_s3
-from stedi_transforms.transforms import ML_JOINS, Options
+from stedi_transforms.transforms import Options
 from stedi_transforms.verify import Report, verify
 
 DEFAULT_LAKE = "lake"
 WATCH_SECONDS = 5.0
 
 
-class UsageError(Exception):
+class UsageError(StediError):
     """A problem the user can fix; printed as one line, exit code 2."""
 
 
@@ -129,6 +131,8 @@ def _console(out: TextIO) -> Console:
 def _progress(result: JobResult) -> None:
     written = ", ".join(result.written) or "nothing to do"
     _console(sys.stderr).print(f"  {result.name:<36} {result.seconds:6.2f} s  {written}")
+    for table in result.rules_changed:
+        _console(sys.stderr).print(f"  {table}: rule changed, rebuilt")
 
 
 def add_lake_arguments(parser: argparse.ArgumentParser) -> None:
@@ -152,22 +156,15 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_option_arguments(parser: argparse.ArgumentParser) -> None:
     """The ML table's options, the same for ``stedi run`` and ``stedi glue deploy``."""
-    parser.add_argument(
-        "--ml-join",
-        choices=ML_JOINS,
-        default=ML_JOINS[0],
-        help="pair each step-trainer reading with every phone reading of that moment (timestamp, the original "
-        "design) or only with its device owner's (owner)",
-    )
-    parser.add_argument(
-        "--consent-cutoff",
-        action="store_true",
-        help="keep only readings taken at or after their customer's shareWithResearchAsOfDate",
-    )
+    for form in FORMS:
+        if form.choices:
+            parser.add_argument(form.flag, choices=form.choices, default=form.default, help=form.help)
+        else:
+            parser.add_argument(form.flag, action="store_true", help=form.help)
 
 
 def options_of(args: argparse.Namespace) -> Options:
-    return Options(args.ml_join, args.consent_cutoff)
+    return Options(**{form.name: getattr(args, form.name) for form in FORMS})
 
 
 def command_run(args: argparse.Namespace, out: TextIO) -> int:

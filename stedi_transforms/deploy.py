@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from stedi_transforms import glue as glue_adapter
+from stedi_transforms.errors import StediError
 from stedi_transforms.glue import DQ_ACTIONS, GLUE_FORMATS
 from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, TABLE_NAMES, Lake
+from stedi_transforms.options import FORMS
 from stedi_transforms.pipeline import JOBS
 from stedi_transforms.queries import DEFAULT_DATABASE
 from stedi_transforms.schemas import SOURCES, Source
@@ -42,7 +44,7 @@ CATALOG_TABLES = (*TABLE_NAMES, *(table.name for table in INGESTED_TABLES))
 """The tables a deployment may have in the Data Catalog: the landing tables deploy makes, those the jobs' sinks make."""
 
 
-class DeployError(RuntimeError):
+class DeployError(StediError, RuntimeError):
     """A deployment or a job run failed; the message names the step and AWS's reason."""
 
 
@@ -122,10 +124,9 @@ def job_definition(settings: GlueSettings, job_name: str, wheel_name: str) -> di
         "--enable-glue-datacatalog": "true",
         "--job-language": "python",
     }
-    if settings.options.ml_join != Options().ml_join:
-        arguments["--ML_JOIN"] = settings.options.ml_join
-    if settings.options.consent_cutoff:
-        arguments["--CONSENT_CUTOFF"] = "true"
+    for form in FORMS:
+        if (text := form.to_glue(getattr(settings.options, form.name))) is not None:
+            arguments[f"--{form.argument}"] = text
     if settings.dq_action != DQ_ACTIONS[0]:
         arguments["--DQ_ACTION"] = settings.dq_action
     if settings.table_format == "delta":

@@ -31,6 +31,7 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from stedi_transforms import jars, signals
+from stedi_transforms.errors import StediError
 from stedi_transforms.storage import S3Settings
 
 ENGINES = ("sail", "spark")
@@ -48,7 +49,7 @@ _engines: dict[int, str] = {}
 REMOTE_VARIABLE = "SPARK_REMOTE"
 
 
-class EngineError(RuntimeError):
+class EngineError(StediError, RuntimeError):
     """An engine cannot start or cannot do what was asked of it; the message says what to do instead."""
 
 

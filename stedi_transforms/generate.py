@@ -32,6 +32,7 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
+from stedi_transforms.errors import StediError
 from stedi_transforms.fields import (
     BIRTH_DAY,
     CUSTOMER_NAME,
@@ -503,7 +504,7 @@ _FILES_FOR_A_POOL = 50
 """About scale 4: from there on a pool of workers pays for its start."""
 
 
-class GenerateError(ValueError):
+class GenerateError(StediError, ValueError):
     """The output folder holds landing files that this generation would not write."""
 
 

@@ -13,17 +13,19 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
+from stedi_transforms import pipeline
 from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
-from stedi_transforms.ledger import RunRecord, load_state, now, record_run
+from stedi_transforms.ledger import now, record_run
 from stedi_transforms.lock import lake_lock, new_run_id
-from stedi_transforms.pipeline import Job, JobResult, Settings
+from stedi_transforms.options import FORMS
+from stedi_transforms.pipeline import JobResult, Settings, run_record
 from stedi_transforms.storage import Store
 from stedi_transforms.transforms import Options
 
@@ -32,7 +34,7 @@ GLUE_FORMATS = ("json", "glueparquet", "delta")
 _LAKE_FORMATS = {"json": "json", "glueparquet": "parquet", "delta": "delta"}
 
 REQUIRED_ARGUMENTS = ("JOB_NAME", "LAKE", "DATABASE", "FORMAT")
-OPTIONAL_ARGUMENTS = ("LANDING", "FULL_REFRESH", "ML_JOIN", "CONSENT_CUTOFF", "DQ_ACTION")
+OPTIONAL_ARGUMENTS = ("LANDING", "FULL_REFRESH", *(form.argument for form in FORMS), "DQ_ACTION")
 DQ_ACTIONS = ("warn", "fail")
 """What a job does when a table fails a rule of its ruleset: say so in its log, or fail after its writes."""
 
@@ -90,10 +92,7 @@ def resolve_arguments(argv: Sequence[str]) -> JobArguments:
         landing=options.get("LANDING") or options["LAKE"],
         settings=Settings(
             full_refresh=options.get("FULL_REFRESH", "false").lower() == "true",
-            options=Options(
-                ml_join=options.get("ML_JOIN", "timestamp"),
-                consent_cutoff=options.get("CONSENT_CUTOFF", "false").lower() == "true",
-            ),
+            options=Options(**{form.name: form.from_glue(options.get(form.argument)) for form in FORMS}),  # type: ignore[arg-type]
         ),
         dq_action=options.get("DQ_ACTION", "warn").lower(),
     )
@@ -229,7 +228,7 @@ def glue_job(argv: Sequence[str] | None = None) -> Iterator[tuple[SparkSession, 
     the landing root and the table IO; ``job.commit`` when the body succeeds.
 
     >>> with glue_job() as (spark, landing, io):  # doctest: +SKIP
-    ...     pipeline.customer_landing_to_trusted(spark, landing, io)
+    ...     pipeline.job("customer_landing_to_trusted")(spark, landing, io)
     """
     arguments = resolve_arguments(sys.argv if argv is None else argv)
     spark_context_type, glue_context_type, dynamic_frame_type, job_type = _runtime()
@@ -243,28 +242,29 @@ def glue_job(argv: Sequence[str] | None = None) -> Iterator[tuple[SparkSession, 
     job.commit()
 
 
-def run_glue_job(job: Job, argv: Sequence[str] | None = None) -> JobResult:
-    """Run one pipeline job as a Glue job script does, and record it in the lake's run history.
+def run_glue_job(name: str, argv: Sequence[str] | None = None) -> JobResult:
+    """Run the pipeline's job ``name`` (:data:`stedi_transforms.registry.RULES` names the jobs) as a Glue job
+    script does, and record it in the lake's run history; a table rebuilt because its rule changed is said in the
+    job's log.
 
-    >>> run_glue_job(pipeline.customer_landing_to_trusted)  # doctest: +SKIP
+    >>> run_glue_job("customer_landing_to_trusted")  # doctest: +SKIP
     """
+    job = pipeline.job(name)  # an unknown name stops here, before Glue is touched
     started_at, started = now(), time.perf_counter()
     with glue_job(argv) as (spark, landing, io):
         result = job(spark, landing, io, io.settings)
-        written = load_state(io.store, io.table_format).rows  # as recorded when each table was written
-        record = RunRecord(
+        for table in result.rules_changed:
+            print(f"{table}: rule changed, rebuilt", flush=True)
+        record = run_record(
+            io,
+            landing,
+            io.settings,
+            [result],
+            job=name,
             run_id=new_run_id(),
-            job=job.__name__,
-            started=started_at,
-            seconds=round(time.perf_counter() - started, 3),
+            started_at=started_at,
+            seconds=time.perf_counter() - started,
             engine="glue",
-            table_format=io.table_format,
-            landing=landing,
-            files={name: changes.as_json() for name, changes in result.files.items()},
-            lines_ingested=result.lines_parsed,
-            rows_written={name: written[name] for name in result.written},
-            full_refresh=io.settings.full_refresh,
-            options=asdict(io.settings.options),
         )
         if io.settings.lease is not None:
             io.settings.lease.check()

@@ -2,8 +2,9 @@
 
 ``<lake>/_stedi/state.json`` holds, per source, the ledger of ingested files (path, size, version) and a
 generation that grows whenever that source's files change; per derived table, the generations of the sources it was
-built from, so a run rebuilds exactly the tables whose sources changed; and the rows of every table as last written,
-so a run counts only the tables it wrote.
+built from, its options and the fingerprints of its rule and of the rules before it (``rule:<table>``, see
+:func:`stedi_transforms.registry.fingerprint`), so a run rebuilds exactly the tables whose sources or rules changed;
+and the rows of every table as last written, so a run counts only the tables it wrote.
 ``<lake>/_stedi/runs/`` holds one JSON object per run, for ``stedi history``.
 
 The state is replaced in one step (a rename locally, a single PUT on S3) after each table it describes is
@@ -24,7 +25,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from stedi_transforms.errors import StediError
 from stedi_transforms.lock import LeaseLostError
+from stedi_transforms.options import FORMS
 from stedi_transforms.storage import FileEntry, PreconditionFailedError, Store
 
 STATE = "_stedi/state.json"
@@ -32,7 +35,7 @@ RUNS = "_stedi/runs"
 STATE_VERSION = 1
 
 
-class LedgerError(ValueError):
+class LedgerError(StediError, ValueError):
     """The lake's state cannot be used as it is; the message says why and names ``--full-refresh``, in one line."""
 
 
@@ -135,7 +138,7 @@ def _parse_state(text: str, table_format: str, version: str | None) -> LakeState
 def recorded_options(state: LakeState) -> dict[str, str]:
     """The ML table's options the lake's tables were built with, as the state recorded them."""
     built = state.built.get("machine_learning_curated", {})
-    return {name: str(built[name]) for name in ("ml_join", "consent_cutoff") if name in built}
+    return {form.name: str(built[form.name]) for form in FORMS if form.name in built}
 
 
 def recorded_format(store: Store) -> str | None:

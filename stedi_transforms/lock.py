@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from stedi_transforms.errors import StediError
 from stedi_transforms.storage import PreconditionFailedError, Store, is_s3, open_store
 
 Clock = Callable[[], float]
@@ -44,7 +45,7 @@ LOCK_INFO = "_stedi/lock.json"
 S3_LEASE_SECONDS = 600.0
 
 
-class LakeBusyError(RuntimeError):
+class LakeBusyError(StediError, RuntimeError):
     """Another run holds the lake."""
 
 

@@ -1,4 +1,5 @@
-"""The five jobs of the original design, wired over a table IO: the local lake here, Glue's sinks on AWS.
+"""The jobs of :mod:`stedi_transforms.registry` (the five of the original design), run over a table IO: the local
+lake here, Glue's sinks on AWS. One builder (:func:`build`) runs any table's rule.
 
 Each landing job first *ingests* its source: the landing files are listed and compared with the lake's ledger
 (:mod:`stedi_transforms.ledger`), and only new or changed files are parsed, once, into ``<source>/ingested`` (in a
@@ -6,7 +7,9 @@ Delta lake, a file's rows are always written by replacing that file's rows, so a
 whatever the ledger says; rows of changed or removed files are dropped). A lake with tables and no ledger is refused
 (:class:`stedi_transforms.ledger.LedgerError`) unless for a full refresh, since which files it holds is unknown.
 Every other table is built from the ingested tables and the tables before it, never from the JSON again, and only
-when the sources it is built from have changed since it was last built. So after any run the lake equals a full
+when the sources it is built from, its options, or its rule or the rule of a table before it (the rule's
+fingerprint, :func:`stedi_transforms.registry.fingerprint`) have changed since it was last built; a table rebuilt
+for its own rule's change is named in the job's result (``rules_changed``). So after any run the lake equals a full
 rebuild from the landing as it is now: a consent revoked in a new customer file reaches every table on the next run.
 
 A downstream job reads what the upstream one wrote, exactly as the Glue jobs do, so ``stedi run`` and the Glue
@@ -15,8 +18,8 @@ scripts run the same code. Parquet and JSON lakes are rebuilt in full every run.
 Within one :func:`run`, a table that was up to date before the run and whose inputs only *gained* rows in it (a
 source that only had new files, and the tables brought up to date from it this way) gains what those rows add,
 appended, instead of being rebuilt: the common case of new readings landing costs the new rows, not the lake. Each
-table's rule says what new input rows add (:class:`RunChanges`); a table whose inputs changed otherwise, or gained
-more than :data:`APPEND_LIMIT` rows, is rebuilt.
+table's rule in the registry says what new input rows add (``added``; :class:`RunChanges` holds the rows); a table
+whose inputs changed otherwise, or gained more than :data:`APPEND_LIMIT` rows, is rebuilt.
 """
 
 from __future__ import annotations
@@ -27,27 +30,20 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from functools import reduce
-from types import MappingProxyType
 from typing import Protocol
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from stedi_transforms import transforms
+from stedi_transforms import registry
 from stedi_transforms.engines import counted, engine_message
+from stedi_transforms.errors import FAILED, StediError
 from stedi_transforms.lake import (
-    ACCELEROMETER_TRUSTED,
-    CUSTOMER_CURATED,
-    CUSTOMER_TRUSTED,
     INGESTED_TABLES,
-    MACHINE_LEARNING_CURATED,
     OUTPUT_TABLES,
     REJECTED_TABLES,
-    STEP_TRAINER_TRUSTED,
     Table,
     ingested_table,
-    rejected_table,
 )
 from stedi_transforms.ledger import (
     STATE,
@@ -64,8 +60,9 @@ from stedi_transforms.ledger import (
 )
 from stedi_transforms.lock import Lease, lake_lock, new_run_id
 from stedi_transforms.parsing import Limits
-from stedi_transforms.reader import accepted, landing_files, read_files, rejected
-from stedi_transforms.schemas import ACCELEROMETER, CUSTOMER, FILE, REASON, SOURCES, STEP_TRAINER, Source
+from stedi_transforms.reader import landing_files, read_files
+from stedi_transforms.registry import TableRule
+from stedi_transforms.schemas import FILE, REASON, SOURCES, Source
 from stedi_transforms.signals import wait_all
 from stedi_transforms.storage import FileEntry, Store
 from stedi_transforms.transforms import Options
@@ -114,11 +111,13 @@ def open_state(io: TableIO, full_refresh: bool) -> LakeState:
     return state
 
 
-class JobError(RuntimeError):
+class JobError(StediError, RuntimeError):
     """A job failed in the engine; the message names the job, the table and the engine's own words."""
 
+    exit_code = FAILED
 
-class LandingError(ValueError):
+
+class LandingError(StediError, ValueError):
     """The landing folder is missing, or holds no files for a source."""
 
 
@@ -145,6 +144,7 @@ class JobResult:
     files: dict[str, FileChanges] = field(default_factory=dict)
     lines_parsed: dict[str, int] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
+    rules_changed: list[str] = field(default_factory=list)
 
 
 APPEND_LIMIT = 10_000
@@ -165,11 +165,6 @@ class RunChanges:
     appended: dict[str, tuple[DataFrame, int]] = field(default_factory=dict)
     rewritten: set[str] = field(default_factory=set)
     files: dict[str, list[str]] = field(default_factory=dict)
-
-
-Added = Callable[[Mapping[str, DataFrame]], DataFrame | None]
-"""A table's rule for appending: given the rows each input gained (only inputs that gained some), the rows the
-table gains; None where the table cannot be brought up to date by appending."""
 
 
 @dataclass(frozen=True)
@@ -231,316 +226,204 @@ class _Job:
                 raise
             raise JobError(f"job {self.result.name} failed writing {table.name}: {message}") from error
 
-    def ingest(self, source: Source) -> None:
-        """Bring ``<source>/ingested`` up to date with the landing files, then ``<source>/rejected`` (unless this
-        job was told that its source is ingested already)."""
-        if not self.ingests:
-            return
-        table = ingested_table(source)
-        ledger = self.state.ledger(source.name)
-        listing = landing_files(self.landing_root, source)
-        changes = compare(listing, ledger)
-        self.result.files[source.name] = changes
-        rebuild = self.full_refresh or not self.io.exists(table)
-        if rebuild or changes.any or ledger.pending:
-            with self.step(table):
-                self._ingest(source, table, listing, changes, rebuild)
-        self.build(
-            rejected_table(source),
-            (table,),
-            lambda: self._rejected(source),
-            added=lambda new: rejected(new[table.name]),
-            by_file=table,
-        )
-
-    def _rejected(self, source: Source) -> DataFrame:
-        """The quarantine of ``source``'s ingested table, read back from it; none to read when this run rebuilt it
-        and the engine saw no rejected line on the way."""
-        if self.rejected_lines.get(source.name) == 0:
-            return self.spark.createDataFrame([], rejected_table(source).schema)
-        return rejected(self.io.read(self.spark, ingested_table(source)))
-
-    def _ingest(
-        self, source: Source, table: Table, listing: list[FileEntry], changes: FileChanges, rebuild: bool
-    ) -> None:
-        """Parse into ``table`` the new and changed files, and those a killed run left pending whatever the ledger
-        says of them (a killed full refresh leaves every file pending, each as the ledger has it), or every file
-        when rebuilding; then record them."""
-        ledger = self.state.ledger(source.name)
-        again = {entry.path for entry in changes.new + changes.changed} | set(ledger.pending)
-        parse = listing if rebuild else [entry for entry in listing if entry.path in again]
-        parsed = {entry.path for entry in parse}
-        # Rows of files a killed run was writing may be in the table already: replace them, never add them twice.
-        replace = sorted(parsed | set(changes.removed) | set(ledger.pending))
-        only_new = not (changes.changed or changes.removed or ledger.pending)
-        with self.saving():  # until the next save, a killed run leaves these files to be replaced by the next one
-            ledger.pending = replace
-        if only_new and not rebuild and self._holds_rows_of(table, sorted(parsed)):
-            only_new = False  # files new to the ledger, not to the table (a ledger restored or edited): replaced
-        rows = read_files(self.spark, self.landing_root, parse, source, self.limits)
-        written = None
-        self.fence()
-        if rebuild:
-            rows, rejected_lines = counted(rows, F.col(REASON).isNotNull())
-            written = self.io.write(rows, table)
-            if written is not None:  # counted on the way, by the write's own action (classic Spark)
-                self.rejected_lines[source.name] = rejected_lines()
-        else:  # never an append, even of new files: rows a ledger did not know of are replaced, not doubled
-            self.io.replace_files(rows, table, replace)
-        new_rows = None  # the rows of the parsed files, read back where the run goes on incrementally
-        if written is not None:  # a rebuild from every file, counted by the write itself: nothing to read back
-            lines = parsed_lines = written
-        elif rebuild:
-            lines = parsed_lines = self.io.read(self.spark, table).count()
-        else:
-            new_rows = self.io.read(self.spark, table).filter(F.col(FILE).isin(sorted(parsed)))
-            parsed_lines = new_rows.count()
-            before = self.state.rows.get(table.name)
-            if only_new and before is not None:
-                lines = before + parsed_lines
-            else:
-                lines = self.io.read(self.spark, table).count()
-        with self.saving() as state:
-            ledger.files = {entry.path: IngestedFile(entry.path, entry.size, entry.version) for entry in listing}
-            ledger.pending = []
-            ledger.generation += 1
-            state.rows[table.name] = lines
-            if self.changes is not None and only_new and new_rows is not None:
-                self.changes.appended[table.name] = (new_rows, parsed_lines)
-                self.changes.files[table.name] = sorted(parsed)
-            elif self.changes is not None:
-                self.changes.rewritten.add(table.name)
-        self.result.written.append(table.name)
-        self.result.lines_parsed[source.name] = parsed_lines
-
-    def _holds_rows_of(self, table: Table, files: list[str]) -> bool:
-        """Whether ``table`` has rows of any of ``files`` (read by the file statistics the ingested tables keep)."""
-        return bool(self.io.read(self.spark, table).filter(F.col(FILE).isin(files)).limit(1).count())
-
-    def built_from(
-        self, inputs: Sequence[Table], options: Mapping[str, str], state: LakeState | None = None
-    ) -> dict[str, int | str]:
-        """What a table built now (or when ``state`` was the lake's) from ``inputs`` with ``options`` would
-        reflect: the generations of the sources behind it, and the options it and its inputs were built with (a
-        conflict makes it always out of date)."""
-        state = state or self.state
-        seen: dict[str, int | str] = dict(options)
-        for table in inputs:
-            if table.zone == "ingested":
-                reflected: Mapping[str, int | str] = state.generations((table.entity,))
-            else:
-                reflected = state.built.get(table.name, {})
-            for key, value in reflected.items():
-                seen[key] = value if seen.get(key, value) == value else -1
-        return seen
-
-    def build(
-        self,
-        table: Table,
-        inputs: Sequence[Table],
-        compute: Callable[[], DataFrame],
-        options: Mapping[str, str] = MappingProxyType({}),
-        added: Added | None = None,
-        by_file: Table | None = None,
-    ) -> None:
-        """Write ``table`` from its inputs, unless it already reflects what they hold now (and the options): by
-        appending what ``added`` says the inputs' new rows add, where it can, else in full. A table whose rows
-        each come from one file of the ingested table ``by_file`` (a quarantine) gets them by replacing those
-        files' rows instead of appending them."""
-        seen = self.built_from(inputs, options)
-        if not self.full_refresh and self.state.built.get(table.name) == seen and self.io.exists(table):
-            return
-        with self.step(table):
-            if added is not None and self._append(table, inputs, seen, options, added, by_file):
-                return
-            self.fence()
-            written = self.io.write(compute(), table)
-            rows = self.read(table).count() if written is None else written
-            with self.saving() as state:
-                state.built[table.name] = seen
-                state.rows[table.name] = rows
-                if self.changes is not None:
-                    self.changes.rewritten.add(table.name)
-            self.result.written.append(table.name)
-
-    def _append(
-        self,
-        table: Table,
-        inputs: Sequence[Table],
-        seen: dict[str, int | str],
-        options: Mapping[str, str],
-        added: Added,
-        by_file: Table | None,
-    ) -> bool:
-        """Bring ``table`` up to date by appending what its inputs' new rows add: only if it was up to date when
-        the run started, its inputs only gained rows since, and it gains at most APPEND_LIMIT rows."""
-        changes = self.changes
-        if changes is None or table.name not in self.state.rows or not self.io.exists(table):
-            return False
-        if self.state.built.get(table.name) != self.built_from(inputs, options, changes.before):
-            return False
-        if any(source.name in changes.rewritten for source in inputs):
-            return False
-        names = {source.name for source in inputs}
-        new = {name: rows for name, (rows, count) in changes.appended.items() if count and name in names}
-        rows: list[Row] = []
-        if new:
-            gained = added(new)
-            if gained is None:
-                return False
-            rows = gained.select(*table.schema.fieldNames()).limit(APPEND_LIMIT + 1).collect()
-            if len(rows) > APPEND_LIMIT:
-                return False
-        held = self.spark.createDataFrame(rows, table.schema)
-        files = changes.files.get(by_file.name) if by_file is not None else None
-        if rows:
-            self.fence()
-            if files is not None:
-                self.io.replace_files(held, table, files)
-            else:
-                self.io.append(held, table)
-        with self.saving() as state:
-            state.built[table.name] = seen
-            state.rows[table.name] += len(rows)
-            changes.appended[table.name] = (held, len(rows))
-        if rows:
-            self.result.written.append(table.name)
-        return True
-
-    @property
-    def consent_cutoff(self) -> dict[str, str]:
-        return {"consent_cutoff": "on" if self.options.consent_cutoff else "off"}
-
-    def accepted(self, source: Source) -> DataFrame:
-        return accepted(self.io.read(self.spark, ingested_table(source)), source)
-
     def read(self, table: Table) -> DataFrame:
         return self.io.read(self.spark, table)
 
+    def inputs(self, rule: TableRule) -> Mapping[str, DataFrame]:
+        """The rule's input tables as they are now, each read when the rule first asks for it."""
+        return _Reads(self, rule.inputs)
 
-def _union(parts: Sequence[DataFrame]) -> DataFrame:
-    return reduce(DataFrame.unionByName, parts)
+
+class _Reads(Mapping[str, DataFrame]):
+    """Tables of the lake by name, read on first use."""
+
+    def __init__(self, job: _Job, tables: Sequence[Table]) -> None:
+        self._job, self._tables, self._read = job, {table.name: table for table in tables}, dict[str, DataFrame]()
+
+    def __getitem__(self, name: str) -> DataFrame:
+        if name not in self._read:
+            self._read[name] = self._job.read(self._tables[name])
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
 
 
-def customer_landing_to_trusted(
-    spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
+def ingest(job: _Job, source: Source) -> None:
+    """Bring ``<source>/ingested`` up to date with the landing files, then the tables the job builds from its files
+    alone (its quarantine), unless the job was told that its source is ingested already."""
+    if not job.ingests:
+        return
+    table = ingested_table(source)
+    ledger = job.state.ledger(source.name)
+    listing = landing_files(job.landing_root, source)
+    changes = compare(listing, ledger)
+    job.result.files[source.name] = changes
+    rebuild = job.full_refresh or not job.io.exists(table)
+    if rebuild or changes.any or ledger.pending:
+        with job.step(table):
+            _ingest(job, source, table, listing, changes, rebuild)
+    for rule in registry.RULES:
+        if rule.by_file and rule.inputs == (table,):
+            # None to read when this run rebuilt the ingested table and the engine saw no rejected line on the way.
+            build(job, rule, empty=job.rejected_lines.get(source.name) == 0)
+
+
+def _ingest(
+    job: _Job, source: Source, table: Table, listing: list[FileEntry], changes: FileChanges, rebuild: bool
+) -> None:
+    """Parse into ``table`` the new and changed files, and those a killed run left pending whatever the ledger
+    says of them (a killed full refresh leaves every file pending, each as the ledger has it), or every file
+    when rebuilding; then record them."""
+    ledger = job.state.ledger(source.name)
+    again = {entry.path for entry in changes.new + changes.changed} | set(ledger.pending)
+    parse = listing if rebuild else [entry for entry in listing if entry.path in again]
+    parsed = {entry.path for entry in parse}
+    # Rows of files a killed run was writing may be in the table already: replace them, never add them twice.
+    replace = sorted(parsed | set(changes.removed) | set(ledger.pending))
+    only_new = not (changes.changed or changes.removed or ledger.pending)
+    with job.saving():  # until the next save, a killed run leaves these files to be replaced by the next one
+        ledger.pending = replace
+    if only_new and not rebuild and _holds_rows_of(job, table, sorted(parsed)):
+        only_new = False  # files new to the ledger, not to the table (a ledger restored or edited): replaced
+    rows = read_files(job.spark, job.landing_root, parse, source, job.limits)
+    written = None
+    job.fence()
+    if rebuild:
+        rows, rejected_lines = counted(rows, F.col(REASON).isNotNull())
+        written = job.io.write(rows, table)
+        if written is not None:  # counted on the way, by the write's own action (classic Spark)
+            job.rejected_lines[source.name] = rejected_lines()
+    else:  # never an append, even of new files: rows a ledger did not know of are replaced, not doubled
+        job.io.replace_files(rows, table, replace)
+    new_rows = None  # the rows of the parsed files, read back where the run goes on incrementally
+    if written is not None:  # a rebuild from every file, counted by the write itself: nothing to read back
+        lines = parsed_lines = written
+    elif rebuild:
+        lines = parsed_lines = job.read(table).count()
+    else:
+        new_rows = job.read(table).filter(F.col(FILE).isin(sorted(parsed)))
+        parsed_lines = new_rows.count()
+        before = job.state.rows.get(table.name)
+        lines = before + parsed_lines if only_new and before is not None else job.read(table).count()
+    with job.saving() as state:
+        ledger.files = {entry.path: IngestedFile(entry.path, entry.size, entry.version) for entry in listing}
+        ledger.pending = []
+        ledger.generation += 1
+        state.rows[table.name] = lines
+        if job.changes is not None and only_new and new_rows is not None:
+            job.changes.appended[table.name] = (new_rows, parsed_lines)
+            job.changes.files[table.name] = sorted(parsed)
+        elif job.changes is not None:
+            job.changes.rewritten.add(table.name)
+    job.result.written.append(table.name)
+    job.result.lines_parsed[source.name] = parsed_lines
+
+
+def _holds_rows_of(job: _Job, table: Table, files: list[str]) -> bool:
+    """Whether ``table`` has rows of any of ``files`` (read by the file statistics the ingested tables keep)."""
+    return bool(job.read(table).filter(F.col(FILE).isin(files)).limit(1).count())
+
+
+RULE = "rule:"
+"""The key, before a table's name, under which the state records the fingerprint of the rule a table was built by."""
+
+
+def built_from(rule: TableRule, options: Options, state: LakeState) -> dict[str, int | str]:
+    """What ``rule``'s table built now (or when ``state`` was the lake's) would reflect: the fingerprint of its rule
+    and of the rules before it, the generations of the sources behind it, and the options it and its inputs were
+    built with (a conflict makes it always out of date)."""
+    seen: dict[str, int | str] = {f"{RULE}{rule.name}": registry.fingerprint(rule), **rule.option_values(options)}
+    for table in rule.inputs:
+        if table.zone == "ingested":
+            reflected: Mapping[str, int | str] = state.generations((table.entity,))
+        else:
+            reflected = state.built.get(table.name, {})
+        for key, value in reflected.items():
+            seen[key] = value if seen.get(key, value) == value else -1
+    return seen
+
+
+def build(job: _Job, rule: TableRule, empty: bool = False) -> None:
+    """Write ``rule``'s table from its inputs, unless it already reflects what they hold now, its rule and the
+    options: by appending what the rule's ``added`` says the inputs' new rows add, where it can, else in full
+    (``empty``: the caller knows the table holds no row, none to compute). A table built by another rule than
+    last time is rebuilt, and the job's result says so."""
+    table, seen = rule.table, built_from(rule, job.options, job.state)
+    recorded = job.state.built.get(table.name)
+    exists = job.io.exists(table)
+    if not job.full_refresh and recorded == seen and exists:
+        return
+    with job.step(table):
+        if rule.added is not None and _append(job, rule, seen):
+            return
+        job.fence()
+        rows = job.spark.createDataFrame([], table.schema) if empty else rule.build(job.inputs(rule), job.options)
+        written = job.io.write(rows, table)
+        count = job.read(table).count() if written is None else written
+        with job.saving() as state:
+            state.built[table.name] = seen
+            state.rows[table.name] = count
+            if job.changes is not None:
+                job.changes.rewritten.add(table.name)
+        job.result.written.append(table.name)
+        key = f"{RULE}{table.name}"
+        if not job.full_refresh and exists and recorded is not None and recorded.get(key) != seen[key]:
+            job.result.rules_changed.append(table.name)
+
+
+def _append(job: _Job, rule: TableRule, seen: dict[str, int | str]) -> bool:
+    """Bring ``rule``'s table up to date by appending what its inputs' new rows add: only if it was up to date when
+    the run started, its inputs only gained rows since, and it gains at most APPEND_LIMIT rows."""
+    table, changes, added = rule.table, job.changes, rule.added
+    if changes is None or added is None or table.name not in job.state.rows or not job.io.exists(table):
+        return False
+    if job.state.built.get(table.name) != built_from(rule, job.options, changes.before):
+        return False
+    if any(source.name in changes.rewritten for source in rule.inputs):
+        return False
+    names = {source.name for source in rule.inputs}
+    new = {name: rows for name, (rows, count) in changes.appended.items() if count and name in names}
+    rows: list[Row] = []
+    if new:
+        gained = added(job.inputs(rule), new, job.read(table), job.options)
+        if gained is None:
+            return False
+        rows = gained.select(*table.schema.fieldNames()).limit(APPEND_LIMIT + 1).collect()
+        if len(rows) > APPEND_LIMIT:
+            return False
+    held = job.spark.createDataFrame(rows, table.schema)
+    files = changes.files.get(rule.inputs[0].name) if rule.by_file else None
+    if rows:
+        job.fence()
+        if files is not None:
+            job.io.replace_files(held, table, files)
+        else:
+            job.io.append(held, table)
+    with job.saving() as state:
+        state.built[table.name] = seen
+        state.rows[table.name] += len(rows)
+        changes.appended[table.name] = (held, len(rows))
+    if rows:
+        job.result.written.append(table.name)
+    return True
+
+
+def run_job(
+    name: str, spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
 ) -> JobResult:
-    """customer landing → customer_ingested, customer_rejected, customer_trusted."""
-    job = _Job("customer_landing_to_trusted", spark, landing_root, io, settings)
-    job.ingest(CUSTOMER)
-    job.build(
-        CUSTOMER_TRUSTED,
-        (ingested_table(CUSTOMER),),
-        lambda: transforms.customer_trusted(job.accepted(CUSTOMER)),
-    )
-    return job.result
-
-
-def accelerometer_landing_to_trusted(
-    spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
-) -> JobResult:
-    """accelerometer landing + customer_trusted → accelerometer_ingested, accelerometer_rejected,
-    accelerometer_trusted."""
-    job = _Job("accelerometer_landing_to_trusted", spark, landing_root, io, settings)
-    job.ingest(ACCELEROMETER)
-    cutoff = settings.options.consent_cutoff
-
-    def added(new: Mapping[str, DataFrame]) -> DataFrame:  # new readings of the trusted customers
-        # Only readings can be new: customer_trusted has no rule, so a change of it rebuilds the tables after it.
-        readings = accepted(new[ingested_table(ACCELEROMETER).name], ACCELEROMETER)
-        kept = transforms.accelerometer_trusted(readings, job.read(CUSTOMER_TRUSTED), cutoff)
-        return kept.subtract(job.read(ACCELEROMETER_TRUSTED))
-
-    job.build(
-        ACCELEROMETER_TRUSTED,
-        (ingested_table(ACCELEROMETER), CUSTOMER_TRUSTED),
-        lambda: transforms.accelerometer_trusted(job.accepted(ACCELEROMETER), job.read(CUSTOMER_TRUSTED), cutoff),
-        job.consent_cutoff,
-        added,
-    )
-    return job.result
-
-
-def customer_trusted_to_curated(
-    spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
-) -> JobResult:
-    """customer_trusted + accelerometer_trusted → customer_curated."""
-    job = _Job("customer_trusted_to_curated", spark, landing_root, io, settings)
-
-    def added(new: Mapping[str, DataFrame]) -> DataFrame:  # trusted customers with their first readings
-        curated = transforms.customer_curated(job.read(CUSTOMER_TRUSTED), new[ACCELEROMETER_TRUSTED.name])
-        return curated.subtract(job.read(CUSTOMER_CURATED))
-
-    job.build(
-        CUSTOMER_CURATED,
-        (CUSTOMER_TRUSTED, ACCELEROMETER_TRUSTED),
-        lambda: transforms.customer_curated(job.read(CUSTOMER_TRUSTED), job.read(ACCELEROMETER_TRUSTED)),
-        added=added,
-    )
-    return job.result
-
-
-def step_trainer_trusted(
-    spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
-) -> JobResult:
-    """step_trainer landing + customer_curated → step_trainer_ingested, step_trainer_rejected, step_trainer_trusted."""
-    job = _Job("step_trainer_trusted", spark, landing_root, io, settings)
-    job.ingest(STEP_TRAINER)
-    cutoff, ingested = settings.options.consent_cutoff, ingested_table(STEP_TRAINER).name
-
-    def added(new: Mapping[str, DataFrame]) -> DataFrame:  # new readings of the curated customers' devices, and
-        parts = []  # every reading of the devices of newly curated customers
-        if ingested in new:
-            readings = accepted(new[ingested], STEP_TRAINER)
-            parts.append(transforms.step_trainer_trusted(readings, job.read(CUSTOMER_CURATED), cutoff))
-        if CUSTOMER_CURATED.name in new:
-            owners = new[CUSTOMER_CURATED.name]
-            parts.append(transforms.step_trainer_trusted(job.accepted(STEP_TRAINER), owners, cutoff))
-        return _union(parts).subtract(job.read(STEP_TRAINER_TRUSTED))
-
-    job.build(
-        STEP_TRAINER_TRUSTED,
-        (ingested_table(STEP_TRAINER), CUSTOMER_CURATED),
-        lambda: transforms.step_trainer_trusted(job.accepted(STEP_TRAINER), job.read(CUSTOMER_CURATED), cutoff),
-        job.consent_cutoff,
-        added,
-    )
-    return job.result
-
-
-def machine_learning_curated(
-    spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()
-) -> JobResult:
-    """step_trainer_trusted + accelerometer_trusted → machine_learning_curated."""
-    job = _Job("machine_learning_curated", spark, landing_root, io, settings)
-
-    def added(new: Mapping[str, DataFrame]) -> DataFrame | None:
-        """The pairs of a new step-trainer reading with any reading, and of an older one with a new reading (the
-        ML table keeps every pair, so the new rows are exactly these)."""
-        if settings.options.ml_join != "timestamp":
-            return None
-        steps, readings = job.read(STEP_TRAINER_TRUSTED), job.read(ACCELEROMETER_TRUSTED)
-        new_steps, new_readings = new.get(STEP_TRAINER_TRUSTED.name), new.get(ACCELEROMETER_TRUSTED.name)
-        parts = []
-        if new_steps is not None:
-            parts.append(transforms.machine_learning_curated(new_steps, readings))
-            steps = steps.subtract(new_steps)
-        if new_readings is not None:
-            parts.append(transforms.machine_learning_curated(steps, new_readings))
-        return _union(parts) if parts else spark.createDataFrame([], MACHINE_LEARNING_CURATED.schema)
-
-    job.build(
-        MACHINE_LEARNING_CURATED,
-        (STEP_TRAINER_TRUSTED, ACCELEROMETER_TRUSTED, CUSTOMER_CURATED),
-        lambda: transforms.machine_learning_curated(
-            job.read(STEP_TRAINER_TRUSTED),
-            job.read(ACCELEROMETER_TRUSTED),
-            job.read(CUSTOMER_CURATED),
-            settings.options.ml_join,
-        ),
-        {"ml_join": settings.options.ml_join},
-        added,
-    )
+    """Run the job ``name`` of the registry: ingest its sources (unless ``settings.ingest`` is off), then build its
+    tables in order (:func:`build`)."""
+    rules = registry.job_rules(name)
+    job = _Job(name, spark, landing_root, io, settings)
+    for source in registry.job_sources(name, SOURCES):
+        ingest(job, source)
+    for rule in rules:
+        if not rule.by_file:
+            build(job, rule)
     return job.result
 
 
@@ -552,13 +435,24 @@ class Job(Protocol):
     ) -> JobResult: ...
 
 
-JOBS: tuple[Job, ...] = (
-    customer_landing_to_trusted,
-    accelerometer_landing_to_trusted,
-    customer_trusted_to_curated,
-    step_trainer_trusted,
-    machine_learning_curated,
-)
+def job(name: str) -> Job:
+    """The job ``name`` of the registry as a function, named as the Glue script in ``jobs/`` is; ValueError for a
+    job no table names."""
+    registry.job_rules(name)
+
+    def run_named(spark: SparkSession, landing_root: str, io: TableIO, settings: Settings = Settings()) -> JobResult:
+        return run_job(name, spark, landing_root, io, settings)
+
+    run_named.__name__ = run_named.__qualname__ = name
+    return run_named
+
+
+def jobs() -> tuple[Job, ...]:
+    """The registry's jobs in dependency order."""
+    return tuple(job(name) for name in registry.job_names())
+
+
+JOBS: tuple[Job, ...] = jobs()
 """The jobs in dependency order, named as the Glue scripts in ``jobs/`` are."""
 
 
@@ -570,7 +464,7 @@ def ingest_all(spark: SparkSession, landing_root: str, io: TableIO, settings: Se
         job.state.ledger(source.name)
     pool = ThreadPoolExecutor(len(SOURCES))
     try:
-        ingests = [pool.submit(job.ingest, source) for source in SOURCES]
+        ingests = [pool.submit(ingest, job, source) for source in SOURCES]
         wait_all(ingests)  # all of them, before an error goes up (and the lake's lock with it)
         for finished in ingests:
             finished.result()
@@ -599,7 +493,7 @@ def run(
     check_landing(landing_root)
     results = []
     settings = replace(settings, changes=RunChanges(open_state(io, settings.full_refresh or not io.incremental)))
-    steps: list[Callable[[SparkSession, str, TableIO, Settings], JobResult]] = [ingest_all, *JOBS]
+    steps: list[Callable[[SparkSession, str, TableIO, Settings], JobResult]] = [ingest_all, *jobs()]
     for step in steps:
         started = time.perf_counter()
         result = step(spark, landing_root, io, settings if step is ingest_all else replace(settings, ingest=False))
@@ -621,7 +515,48 @@ def lake_rows(spark: SparkSession, io: TableIO, lease: Lease | None = None) -> d
         if lease is not None:
             lease.check()
         save_state(io.store, state)
-    return {table.name.replace("_ingested", "_landing"): state.rows[table.name] for table in tables}
+    return {_landing_name(table.name): state.rows[table.name] for table in tables}
+
+
+def run_record(
+    io: TableIO,
+    landing_root: str,
+    settings: Settings,
+    results: Sequence[JobResult],
+    *,
+    job: str,
+    run_id: str,
+    started_at: str,
+    seconds: float,
+    engine: str,
+    rows: Mapping[str, int] | None = None,
+) -> RunRecord:
+    """The record of a run of ``results`` for the lake's history: ``rows`` are the rows of every table
+    (:func:`lake_rows`), or None for a job run alone, whose record gives only the rows of the tables it wrote, as the
+    lake's state recorded them when each was written. An ingested table is counted as its landing table (one row
+    per non-blank landing line), under its own name."""
+    figures = rows
+    if figures is None:
+        figures = {_landing_name(name): count for name, count in load_state(io.store, io.table_format).rows.items()}
+    return RunRecord(
+        run_id=run_id,
+        job=job,
+        started=started_at,
+        seconds=round(seconds, 3),
+        engine=engine,
+        table_format=io.table_format,
+        landing=landing_root,
+        files={name: changes.as_json() for result in results for name, changes in result.files.items()},
+        lines_ingested={name: lines for result in results for name, lines in result.lines_parsed.items()},
+        rows_written={name: figures[_landing_name(name)] for result in results for name in result.written},
+        rows=dict(rows or {}),
+        full_refresh=settings.full_refresh,
+        options=asdict(settings.options),
+    )
+
+
+def _landing_name(table: str) -> str:
+    return table.replace("_ingested", "_landing")
 
 
 def update(
@@ -642,24 +577,17 @@ def update(
     started, started_at, run_id = time.perf_counter(), now(), new_run_id()
     with lake_lock(io.store.root, run_id, "stedi run") as lease:
         results = run(spark, landing_root, io, replace(settings, lease=lease), on_job_done)
-        rows = lake_rows(spark, io, lease)
-        record = RunRecord(
-            run_id=run_id,
+        record = run_record(
+            io,
+            landing_root,
+            settings,
+            results,
             job="stedi run",
-            started=started_at,
-            seconds=round(time.perf_counter() - started, 3),
+            run_id=run_id,
+            started_at=started_at,
+            seconds=time.perf_counter() - started,
             engine=engine,
-            table_format=io.table_format,
-            landing=landing_root,
-            files={name: changes.as_json() for result in results for name, changes in result.files.items()},
-            lines_ingested={name: lines for result in results for name, lines in result.lines_parsed.items()},
-            # An ingested table is counted as its landing table: one row per non-blank landing line.
-            rows_written={
-                name: rows[name.replace("_ingested", "_landing")] for result in results for name in result.written
-            },
-            rows=rows,
-            full_refresh=settings.full_refresh,
-            options=asdict(settings.options),
+            rows=lake_rows(spark, io, lease),
         )
         if record_idle or record.rows_written:
             lease.check()

@@ -19,10 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from stedi_transforms.errors import StediError
+
 S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 
 
-class StorageError(RuntimeError):
+class StorageError(StediError, RuntimeError):
     """A location cannot be reached or used: the message names it and says why, in one line."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from stedi_transforms.options import FORMS_BY_NAME
 from stedi_transforms.schemas import (
     ACCELEROMETER_SCHEMA,
     CUSTOMER_SCHEMA,
@@ -89,7 +90,7 @@ class Options:
             raise ValueError(f"unknown ML join {self.ml_join!r}; choose one of {', '.join(ML_JOINS)}")
 
 
-ML_JOINS = ("timestamp", "owner")
+ML_JOINS = FORMS_BY_NAME["ml_join"].choices
 
 
 def accelerometer_trusted(

@@ -30,6 +30,7 @@ from stedi_transforms.lake import (
     rejected_table,
 )
 from stedi_transforms.ledger import compare, load_state, recorded_options
+from stedi_transforms.options import checks_for
 from stedi_transforms.queries import Query, validation_queries
 from stedi_transforms.reader import accepted, landing_files, landing_table
 from stedi_transforms.schemas import FILE, REASON, SOURCES
@@ -132,10 +133,8 @@ def verify(spark: SparkSession, lake: Lake, landing_root: str | None = None, by_
         state = load_state(lake.store, lake.table_format)
         options = recorded_options(state)
         queries = validation_queries()
-        if options.get("ml_join") == "owner":
-            queries += validation_queries("validation_owner_join.sql")
-        if options.get("consent_cutoff") == "on":
-            queries += validation_queries("validation_consent_cutoff.sql")
+        for sql in checks_for(options):
+            queries += validation_queries(sql)
         for query in queries:
             if query.kind == "count":
                 counts = _row_counts(spark, query)
