@@ -104,11 +104,9 @@ def connect(address: str) -> SparkSession:
     return spark
 
 
-RETRY_SECONDS = 15
-"""How long a remote engine that stops answering is retried (PySpark's default is ten minutes), about."""
-
-
 def _retry_briefly(spark: SparkSession) -> None:
+    """A remote engine that stops answering is retried for about 15 s (six tries, backing off to 5 s), not PySpark's
+    ten minutes."""
     from pyspark.sql.connect.client.retries import DefaultPolicy
 
     client: Any = getattr(spark, "client")  # noqa: B009  # Spark Connect sessions only; PySpark types the classic one
@@ -159,14 +157,20 @@ def engine_of(spark: SparkSession) -> str:
 
 
 def _package_archive() -> Path:
-    """This package as a zip of its Python files and resources (made once per process), for a Connect server."""
-    archive = Path(tempfile.gettempdir()) / f"stedi_transforms-{os.getpid()}.zip"
+    """This package as a zip of its Python files and resources, for a Connect server: one per version of its files
+    (named by their digest, in the temporary folder), made by the first command that needs it."""
+    package = Path(__file__).resolve().parent
+    files = sorted(file for file in package.rglob("*") if file.is_file() and "__pycache__" not in file.parts)
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(f"{file.relative_to(package)} {file.stat().st_size} {file.stat().st_mtime_ns}\0".encode())
+    archive = Path(tempfile.gettempdir()) / f"stedi_transforms-{digest.hexdigest()[:16]}.zip"
     if not archive.exists():
-        package = Path(__file__).resolve().parent
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-            for file in sorted(package.rglob("*")):
-                if file.is_file() and "__pycache__" not in file.parts:
-                    zipped.write(file, Path(package.name, file.relative_to(package)).as_posix())
+        partial = archive.with_suffix(f".{os.getpid()}.part")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for file in files:
+                zipped.write(file, Path(package.name, file.relative_to(package)).as_posix())
+        partial.replace(archive)  # whole or not at all, whoever makes it at the same time
     return archive
 
 
