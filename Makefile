@@ -49,7 +49,7 @@ wheel: $(INSTALLED)
 test-spark35: $(INSTALLED)
 	$(BIN)/uv venv --quiet --allow-existing --python $(PYTHON) .venv-spark35
 	$(BIN)/uv pip install --quiet --python .venv-spark35/bin/python "pyspark==3.5.6" "delta-spark==3.3.2" "pandas<3" \
-		pyarrow chispa "pytest>=8.3,<9" pytest-xdist deltalake hypothesis
+		pyarrow chispa "pytest>=8.3,<9" pytest-xdist deltalake hypothesis "lark>=1.2"
 	$(PRUNE)
 	$(BIN)/uv pip install --quiet --python .venv-spark35/bin/python --no-deps -e .
 	.venv-spark35/bin/python -m pytest -p no:cacheprovider -k spark \
