@@ -186,6 +186,14 @@ class _Plan:
         return F.coalesce(F.col(flag), F.lit(False))
 
 
+def _try_cast(column: Column, spark_type: str) -> Column:
+    """``column`` as ``spark_type``, null where it is not one. Spark 3.5 (Glue 5.1) has no ``Column.try_cast``;
+    there a plain cast is null where it fails, as ANSI mode is off by default."""
+    if hasattr(column, "try_cast"):
+        return column.try_cast(spark_type)
+    return column.cast(spark_type)
+
+
 def _q(name: str) -> str:
     """A column name as Spark reads it, whatever characters it holds."""
     return "`" + name.replace("`", "``") + "`"
@@ -283,7 +291,7 @@ def _values_condition(column: Column, condition: Condition) -> Column:
         values: list[Any] = [
             _now(operand).date().isoformat() if isinstance(operand, Now) else operand for operand in operands
         ]
-        column = column.try_cast("date")
+        column = _try_cast(column, "date")
         bounds: list[Any] = [F.lit(value).cast("date") for value in values]
     if operator in ("matches", "not matches"):
         pattern = str(operands[0])
@@ -519,7 +527,7 @@ def _plan_rule(plan: _Plan, rule: Rule, spark_sql: Callable[[str], DataFrame]) -
                 f"line {rule.line}, column {rule.column}: ColumnDataType does not know the type {expected!r} "
                 f"(known: {', '.join(DATA_TYPES)}, DECIMAL(p,s))"
             )
-        castable = F.col(_q(column)).try_cast(spark_type).isNotNull()
+        castable = _try_cast(F.col(_q(column)), spark_type).isNotNull()
         passing = castable if condition.operator == "=" else ~castable
         return _checked_by_rows(plan, rule, passing, f"Column.{column}.ColumnDataType.Compliance")
 
@@ -529,7 +537,7 @@ def _plan_rule(plan: _Plan, rule: Rule, spark_sql: Callable[[str], DataFrame]) -
         if not all(isinstance(operand, Duration) for operand in condition.operands):
             raise DQDLError(f"line {rule.line}, column {rule.column}: DataFreshness takes durations (24 hours)")
         hours = [operand.hours for operand in condition.operands if isinstance(operand, Duration)]
-        seen = F.col(_q(column)).try_cast("timestamp").cast("long")
+        seen = _try_cast(F.col(_q(column)), "timestamp").cast("long")
         age = F.round((F.current_timestamp().cast("long") - seen) / 3600, 2)
         low = hours[0]
         fresh = {
