@@ -189,7 +189,7 @@ class _Plan:
 def _try_cast(column: Column, spark_type: str) -> Column:
     """``column`` as ``spark_type``, null where it is not one. Spark 3.5 (Glue 5.1) has no ``Column.try_cast``;
     there a plain cast is null where it fails, as ANSI mode is off by default."""
-    if hasattr(column, "try_cast"):
+    if hasattr(type(column), "try_cast"):  # on the class: a Column makes any other name a field of itself
         return column.try_cast(spark_type)
     return column.cast(spark_type)
 
