@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -93,17 +92,15 @@ def drawn_charts(dom: str) -> list[str]:
 
 
 def landing_with_injected_customers(landing: Path, tmp_path: Path) -> str:
-    """``landing`` as it is and one more customer file of injected lines. Its files are hard links where the file
-    system allows (copies in the test's folder elsewhere): a symbolic link is not landing data."""
+    """``landing`` as it is and one more customer file of injected lines, in the test's folder. Its files are copies:
+    a symbolic link is not landing data, and a hard link changes the file's ctime, which is part of its version, so
+    a test reading the real landing beside this one would see every file changed."""
     root = tmp_path / "landing"
     for source in ("customer", "accelerometer", "step_trainer"):
         target = root / source / "landing"
         target.mkdir(parents=True)
         for file in sorted((landing / source / "landing").iterdir()):
-            try:
-                os.link(file, target / file.name)
-            except OSError:
-                shutil.copyfile(file, target / file.name)
+            shutil.copyfile(file, target / file.name)
     write_files(root, {"customer/landing/injected.json": INJECTED_CUSTOMERS.encode()})
     return str(root)
 
