@@ -1,7 +1,8 @@
 """One session fixture for both engines: every test that takes ``spark`` runs on Sail and on classic Spark.
 
-PySpark keeps one kind of session per process, so the suite runs on two xdist workers grouped by engine
-(``make test`` passes ``-n 2 --dist loadgroup``); run serially, the fixture stops one engine before the next starts.
+PySpark keeps one kind of session per process, so the suite runs on xdist workers grouped by engine (``make test``
+passes ``-n 3 --dist loadgroup``: Sail's tests, and classic Spark's in two sessions); run serially, the fixture stops
+one engine before the next starts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ def only_on(engine: str) -> Callable[[Test], Test]:
     return decorate
 
 
+def classic_in_integration(test: Test) -> Test:
+    """Run a test that takes ``spark`` on Sail in ``make test`` and on classic Spark in ``make test-integration``
+    (which ``.ci/run`` runs too): for the long scenarios of many runs, where a classic run is ten times a Sail one
+    and the engine's part is what other tests check on both engines in ``make test``."""
+    engines_ = [
+        pytest.param("sail", marks=pytest.mark.xdist_group("sail")),
+        pytest.param("spark", marks=[pytest.mark.xdist_group("spark"), pytest.mark.integration]),
+    ]
+    return pytest.mark.parametrize("spark", engines_, indirect=True)(test)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # The ``stedi`` processes that tests start use the engine they start, never one a user's environment names.
     os.environ.pop("SPARK_REMOTE", None)
@@ -46,10 +58,23 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PYSPARK_SUBMIT_ARGS"] = "--conf spark.sql.codegen.factoryMode=NO_CODEGEN pyspark-shell"
 
 
+SECOND_CLASSIC_GROUP = frozenset({"test_acceptance", "test_glue_jobs", "test_registry", "test_s3"})
+"""Modules whose classic Spark tests run in a second classic session (a JVM of its own, on its own xdist worker):
+classic Spark's tests take twice as long as Sail's, and in one session they alone would set the suite's time. These
+take about half of it; the classic tests of the other modules run in the first session."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which names each test's group after its marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The long tests that need no engine session (marked ``long``) first. ``--dist loadgroup`` hands each worker one
+    """The long tests that need no engine session (marked ``long``) first. ``--dist loadgroup`` hands each worker an
     engine's group, then the tests of no group in this order as workers come free: a long one taken last would
-    leave the other worker idle until it ends."""
+    leave the other workers idle until it ends. The classic tests of :data:`SECOND_CLASSIC_GROUP` get a group of
+    their own (xdist names a test's group after all its ``xdist_group`` marks: ``second_spark``)."""
+    for item in items:
+        groups = {mark.args[0] for mark in item.iter_markers("xdist_group") if mark.args}
+        module = item.module.__name__.rpartition(".")[2] if item.module else ""
+        if "spark" in groups and module in SECOND_CLASSIC_GROUP:
+            item.add_marker(pytest.mark.xdist_group("second"))
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 

@@ -287,6 +287,7 @@ def test_a_run_stopped_after_writing_rows_and_before_the_ledger_does_not_count_t
 
 
 @only_on("spark")  # it drives Sail in child processes: Sail starts in a second where a JVM takes ten
+@pytest.mark.integration  # a Sail server beside the classic session, and eight runs: in make test-integration
 def test_the_engines_share_a_delta_lake_both_ways_and_agree_after_an_incremental_run(
     spark: SparkSession, tmp_path: Path
 ) -> None:

@@ -39,7 +39,7 @@ def test_a_signal_at_any_moment_stops_a_sail_run_in_seconds_and_the_next_run_com
 
 
 @only_on("spark")
-@pytest.mark.cluster  # a classic run from a cold start is ten times longer than Sail's: in .ci/run, beside make test
+@pytest.mark.integration  # a classic run from a cold start is ten times longer than Sail's: in .ci/run
 def test_a_signal_at_any_moment_stops_a_classic_run_in_seconds_and_the_next_run_completes_the_lake(
     spark: SparkSession, tmp_path: Path
 ) -> None:

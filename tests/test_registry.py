@@ -22,7 +22,7 @@ from stedi_transforms.pipeline import JobResult, run
 from stedi_transforms.registry import Inputs, TableRule
 from stedi_transforms.schemas import EMAIL, USER
 from stedi_transforms.transforms import Options
-from tests.conftest import only_on
+from tests.conftest import classic_in_integration, only_on
 from tests.landing_sets import reading, write_files
 from tests.test_incremental import FIRST, NEW_ROWS_FIRST, A, assert_same_lake, lines
 
@@ -66,6 +66,7 @@ def _users_added(inputs: Inputs, new: Inputs, table: DataFrame, options: Options
     return new[ACCELEROMETER_TRUSTED.name].select(USER).distinct().subtract(table)
 
 
+@classic_in_integration  # three and five runs: half a minute on classic Spark
 def test_a_table_declared_in_the_registry_alone_is_built_and_kept_up_to_date(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,6 +104,7 @@ def _ml_distinct(inputs: Inputs, options: Options) -> DataFrame:
     return rule("machine_learning_curated").build(inputs, options).distinct()
 
 
+@classic_in_integration  # three and five runs: half a minute on classic Spark
 def test_a_changed_rule_rebuilds_exactly_the_tables_it_reaches_and_leaves_what_a_full_rebuild_leaves(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,7 +3,7 @@ and classic Spark's Connect server in front of a cluster of two executor process
 
 Each lake must equal the one this process builds in itself from the same landing, and ``stedi verify --remote``
 must pass on it. The comparison runs on Sail in this process (it reads any engine's Delta tables); the engines
-under test are the remote ones. These tests start servers and JVMs of their own: they run in ``make test-cluster``
+under test are the remote ones. These tests start servers and JVMs of their own: they run in ``make test-integration``
 (``.ci/run``), outside ``make test``'s budget.
 """
 
@@ -24,7 +24,7 @@ from tests.compare import assert_same_lakes
 from tests.conftest import only_on
 from tests.processes import STEDI, child_environment, free_port, listening, stedi_serve
 
-pytestmark = [pytest.mark.cluster]
+pytestmark = [pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")

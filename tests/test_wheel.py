@@ -18,7 +18,8 @@ from tests.processes import child_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.long  # its Spark runs in a process of its own: whichever worker is free first takes it
+# A clean environment and a JVM of its own: in make test-integration, first (``long``) as it needs no engine session.
+pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 RUNNER = """
 import importlib.util, json, runpy, sys
@@ -72,11 +73,8 @@ def test_the_wheel_runs_a_glue_job_in_a_clean_environment(tmp_path: Path) -> Non
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv is None:
         pytest.skip("uv is not installed next to this interpreter")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
+    # uv's build keeps the build backend's environment in its cache: `python -m build` makes one at every call.
+    subprocess.run([uv, "build", "--quiet", "--wheel", "--out-dir", str(tmp_path / "dist"), str(ROOT)], check=True)
     (wheel,) = (tmp_path / "dist").glob("stedi_transforms-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         (metadata,) = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
