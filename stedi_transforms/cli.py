@@ -16,13 +16,12 @@ Spark Connect engine with ``--remote`` (or ``SPARK_REMOTE``); nothing outlives i
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from stedi_transforms import cli_aws, cli_dq, cli_generate, cli_lake, cli_report, cli_serve, engines
+from stedi_transforms import cli_aws, cli_dq, cli_generate, cli_lake, cli_report, cli_serve, engines, settings
 from stedi_transforms.engines import engine_message
 from stedi_transforms.errors import FAILED, StediError
 from stedi_transforms.signals import INTERRUPTED_LINE, Interrupted, interruptible
@@ -44,8 +43,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the ``stedi`` command; returns the exit code."""
     args = parser().parse_args(argv)
-    debug = args.debug or os.environ.get("STEDI_DEBUG") == "1"
-    with interruptible(on_signal=engines.interrupt_all) as signalled:
+    with settings.read_once() as environment, interruptible(on_signal=engines.interrupt_all) as signalled:
+        debug = args.debug or environment.debug
         try:
             code = _run(args, out or sys.stdout, debug, signalled)
         except Interrupted:

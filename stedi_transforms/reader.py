@@ -31,7 +31,8 @@ from pyspark.sql import functions as F
 from stedi_transforms.engines import parallelism
 from stedi_transforms.parsing import PART_SIZE, Limits, parse_parts, rejected_file, unreadable_file
 from stedi_transforms.schemas import FILE, LINE, LINE_NUMBER, REASON, Source, ingested_schema
-from stedi_transforms.storage import ByteStream, FileEntry, S3Settings, StorageError, Store, hidden, open_store
+from stedi_transforms.settings import S3Settings, current
+from stedi_transforms.storage import ByteStream, FileEntry, StorageError, Store, hidden, open_store
 
 ROWS_PER_BATCH = 65_536
 """Rows per Arrow batch handed back to the engine: bounds the memory one task holds, whatever a file's size."""
@@ -243,7 +244,7 @@ def read_files(
         landing_root,
         tuple(entry.where for entry in dealt),
         source,
-        S3Settings.from_environment(),
+        current().s3,
         limits or Limits(),
         tuple(entry.path for entry in dealt),
         tuple(entry.size for entry in dealt),

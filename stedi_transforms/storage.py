@@ -15,11 +15,12 @@ import os
 import stat
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from stedi_transforms.errors import StediError
+from stedi_transforms.settings import S3Settings, current
 
 S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 
@@ -128,34 +129,10 @@ class Store(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class S3Settings:
-    """Where S3 is and who asks: taken from the standard AWS environment of the process that starts the run, and
-    handed to the engine's tasks with the files they read (a classic Spark worker may have started before the
-    environment was set). Empty fields leave boto3 to its own chain (instance roles on Glue). The secret key and
-    the session token are left out of its repr, which errors and logs may show."""
-
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key: str | None = None
-    secret_key: str | None = field(default=None, repr=False)
-    session_token: str | None = field(default=None, repr=False)
-
-    @staticmethod
-    def from_environment() -> S3Settings:
-        return S3Settings(
-            endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
-            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-            access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
-            secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
-            session_token=os.environ.get("AWS_SESSION_TOKEN"),
-        )
-
-
 def open_store(root: str, settings: S3Settings | None = None) -> Store:
     """The store behind a location: S3 for ``s3://`` (``s3a://``) URIs, a local folder otherwise."""
     if is_s3(root):
-        return S3Store(root, settings or S3Settings.from_environment())
+        return S3Store(root, settings or current().s3)
     return LocalStore(root)
 
 
@@ -480,7 +457,7 @@ def _s3_errors(location: str) -> Iterator[None]:
 def check_s3(*locations: str) -> S3Settings:
     """Check every S3 location (reachable endpoint, existing bucket, accepted credentials) before any work, and
     return the S3 settings to use, with the buckets' region where the environment names none."""
-    settings = S3Settings.from_environment()
+    settings = current().s3
     for location in locations:
         if is_s3(location):
             region = S3Store(location, settings).check()

@@ -21,7 +21,7 @@ from stedi_transforms.parsing import Limits
 from stedi_transforms.pipeline import Settings, ingest_all
 from stedi_transforms.reader import landing_files, read_files
 from stedi_transforms.schemas import ACCELEROMETER, ingested_schema
-from stedi_transforms.storage import S3Settings
+from stedi_transforms.settings import S3Settings
 from tests.landing_sets import T, reading, write_files
 
 A = "accelerometer/landing"
@@ -187,7 +187,7 @@ import sys
 import pyarrow as pa
 from stedi_transforms.reader import _ParseFiles
 from stedi_transforms.schemas import ACCELEROMETER
-from stedi_transforms.storage import S3Settings
+from stedi_transforms.settings import S3Settings
 
 def parsed(path):
     parse = _ParseFiles(sys.argv[1], (path,), ACCELEROMETER, S3Settings())

@@ -88,7 +88,7 @@ def test_the_first_classic_start_writes_a_class_archive_and_later_starts_use_it(
     from stedi_transforms.engines import _class_data_sharing
 
     monkeypatch.setenv("STEDI_JARS", str(tmp_path))
-    first = _class_data_sharing("a.jar")
+    first = _class_data_sharing("a.jar", "java")
     written = first.split()[0].removeprefix("-XX:ArchiveClassesAtExit=")
     assert (first, Path(written).parent) == (
         f"-XX:ArchiveClassesAtExit={written} -Xlog:cds=off,cds+dynamic=off",
@@ -97,9 +97,11 @@ def test_the_first_classic_start_writes_a_class_archive_and_later_starts_use_it(
     Path(written).write_bytes(b"the JVM's archive")
     twin = Path(written).with_name(Path(written).name.replace("-", "-~", 1))  # from a JVM that started alongside
     twin.write_bytes(b"another JVM's archive")
-    assert _class_data_sharing("a.jar") == f"-XX:SharedArchiveFile={written} -Xlog:cds=off,cds+dynamic=off"
+    assert _class_data_sharing("a.jar", "java") == f"-XX:SharedArchiveFile={written} -Xlog:cds=off,cds+dynamic=off"
     assert list((tmp_path / "cds").iterdir()) == [Path(written)]
-    assert _class_data_sharing("b.jar").startswith("-XX:ArchiveClassesAtExit=")  # another class path, another archive
+    assert _class_data_sharing("b.jar", "java").startswith(
+        "-XX:ArchiveClassesAtExit="
+    )  # another class path, another archive
 
 
 def test_a_new_class_archive_makes_room_by_removing_the_least_recently_used(
@@ -108,11 +110,13 @@ def test_a_new_class_archive_makes_room_by_removing_the_least_recently_used(
     from stedi_transforms.engines import ARCHIVES_KEPT, _class_data_sharing
 
     monkeypatch.setenv("STEDI_JARS", str(tmp_path))
-    used = Path(_class_data_sharing("a.jar").split()[0].split("=", 1)[1])  # the archive a start with a.jar writes
+    used = Path(
+        _class_data_sharing("a.jar", "java").split()[0].split("=", 1)[1]
+    )  # the archive a start with a.jar writes
     others = [tmp_path / "cds" / f"other{index}-1.jsa" for index in range(ARCHIVES_KEPT - 1)]
     for age, archive in enumerate([*others, used]):
         archive.write_bytes(b"an archive")
         os.utime(archive, (1_000_000 - age, 1_000_000 - age))  # others[0] the newest, a.jar's the oldest
-    _class_data_sharing("a.jar")  # a start that maps a.jar's archive
-    _class_data_sharing("b.jar")  # a start that will write another
+    _class_data_sharing("a.jar", "java")  # a start that maps a.jar's archive
+    _class_data_sharing("b.jar", "java")  # a start that will write another
     assert sorted((tmp_path / "cds").iterdir()) == sorted([*others[:-1], used])

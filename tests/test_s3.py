@@ -21,9 +21,9 @@ from stedi_transforms import engines, ledger
 from stedi_transforms.cli import main
 from stedi_transforms.lake import CUSTOMER_TRUSTED, Lake
 from stedi_transforms.lock import LOCK_INFO, LakeBusyError, LeaseLostError, lake_lock
+from stedi_transforms.settings import S3Settings
 from stedi_transforms.storage import (
     PreconditionFailedError,
-    S3Settings,
     S3Store,
     StorageError,
     Store,
