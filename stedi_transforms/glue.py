@@ -20,8 +20,8 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from stedi_transforms import pipeline
-from stedi_transforms.lake import INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
+from stedi_transforms import pipeline, registry
+from stedi_transforms.lake import Lake, Table
 from stedi_transforms.ledger import now, record_run
 from stedi_transforms.lock import lake_lock, new_run_id
 from stedi_transforms.options import FORMS
@@ -40,7 +40,6 @@ DQ_ACTIONS = ("warn", "fail")
 
 RULESETS: Traversable = files("stedi_transforms") / "dq"
 """The Glue Data Quality rulesets, one DQDL file per lake table: ``dq/<table>.dqdl``."""
-_LAKE_TABLES = {table.name: table for table in (*INGESTED_TABLES, *OUTPUT_TABLES)}
 _QUOTED_NAME = re.compile(r'"([A-Za-z0-9_]+)[".]')  # "customer_trusted" or "customer_trusted.email" in a rule
 
 
@@ -169,6 +168,7 @@ class GlueTableIO:
         whose outcome is not Passed; under ``--DQ_ACTION fail`` any such rule raises :class:`DataQualityError` once
         every table has been evaluated."""
         failures: list[str] = []
+        lake_tables = {table.name: table for table in registry.tables()}
         for name in table_names:
             text = ruleset(name)
             if text is None:
@@ -177,11 +177,11 @@ class GlueTableIO:
             if self._evaluate_data_quality is None:
                 say(f"data quality {name}: awsgluedq is not installed here; ruleset not evaluated")
                 continue
-            frame = self._dynamic_frame.fromDF(self.read(spark, _LAKE_TABLES[name]), self._glue_context, name)
+            frame = self._dynamic_frame.fromDF(self.read(spark, lake_tables[name]), self._glue_context, name)
             references = {
-                other: self._dynamic_frame.fromDF(self.read(spark, _LAKE_TABLES[other]), self._glue_context, other)
+                other: self._dynamic_frame.fromDF(self.read(spark, lake_tables[other]), self._glue_context, other)
                 for other in dict.fromkeys(_QUOTED_NAME.findall(text))
-                if other != name and other in _LAKE_TABLES and self.exists(_LAKE_TABLES[other])
+                if other != name and other in lake_tables and self.exists(lake_tables[other])
             }
             results = self._evaluate_data_quality().process_rows(
                 frame=frame,

@@ -30,6 +30,7 @@ from stedi_transforms.lake import (
     ACCELEROMETER_TRUSTED,
     CUSTOMER_CURATED,
     CUSTOMER_TRUSTED,
+    INGESTED_TABLES,
     MACHINE_LEARNING_CURATED,
     STEP_TRAINER_TRUSTED,
     Table,
@@ -218,6 +219,11 @@ RULES: tuple[TableRule, ...] = (
     ),
 )
 """The tables after the ingested ones, in dependency order: a table's inputs come before it."""
+
+
+def tables() -> tuple[Table, ...]:
+    """Every table of the lake: the ingested ones, then each rule's, in the order of :data:`RULES`."""
+    return (*INGESTED_TABLES, *(rule.table for rule in RULES))
 
 
 def job_names() -> tuple[str, ...]:

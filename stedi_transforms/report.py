@@ -32,7 +32,7 @@ from plotly.subplots import make_subplots
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from stedi_transforms import transforms
+from stedi_transforms import registry, transforms
 from stedi_transforms.dq.evaluate import RuleResult
 from stedi_transforms.engines import reused
 from stedi_transforms.lake import (
@@ -40,7 +40,6 @@ from stedi_transforms.lake import (
     CUSTOMER_CURATED,
     CUSTOMER_TRUSTED,
     STEP_TRAINER_TRUSTED,
-    TABLE_NAMES,
     Lake,
     ingested_table,
     rejected_table,
@@ -666,7 +665,8 @@ def render(data: ReportData, show_pii: bool = False) -> str:
         shown, samples=[replace(sample, line=_optional(shown_line, sample.line)) for sample in shown.samples]
     )
     page = _Page()
-    zones = {name: name.rsplit("_", 1)[1] for name in TABLE_NAMES}
+    zones = {f"{source.name}_landing": "landing" for source in SOURCES}
+    zones |= {table.name: table.zone for table in registry.tables() if table.zone != "ingested"}
     reasons: dict[tuple[str, str], int] = {}
     for entry in shown.rejections:
         reasons[(entry.source, entry.reason)] = reasons.get((entry.source, entry.reason), 0) + entry.lines

@@ -16,12 +16,11 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from stedi_transforms import registry
 from stedi_transforms.dq.checks import evaluate_tables
 from stedi_transforms.dq.evaluate import RuleResult
 from stedi_transforms.engines import reused
 from stedi_transforms.lake import (
-    INGESTED_TABLES,
-    OUTPUT_TABLES,
     TABLE_NAMES,
     Lake,
     Table,
@@ -84,29 +83,38 @@ class Report:
 
 
 def read_tables(spark: SparkSession, lake: TableReader) -> dict[Table, DataFrame]:
-    """Every table of the lake, ingested to curated, as DataFrames (nothing is read until they are used)."""
-    return {table: lake.read(spark, table) for table in (*INGESTED_TABLES, *OUTPUT_TABLES)}
+    """Every table of the lake that the registry declares, ingested to curated, as DataFrames (nothing is read until
+    they are used)."""
+    return {table: lake.read(spark, table) for table in registry.tables()}
 
 
 def register_views(tables: Mapping[Table, DataFrame]) -> None:
     """Temporary views named as the Data Catalog tables: the landing tables (from the ingested tables, one row per
-    landing line, as Athena's JSON SerDe shows them) and every output table."""
+    landing line, as Athena's JSON SerDe shows them) and every other table but the ingested ones."""
     for source in SOURCES:
         landing_table(tables[ingested_table(source)], source).createOrReplaceTempView(f"{source.name}_landing")
-    for table in OUTPUT_TABLES:
-        tables[table].createOrReplaceTempView(table.name)
+    for table, frame in tables.items():
+        if table.zone != "ingested":
+            frame.createOrReplaceTempView(table.name)
 
 
-def _row_counts(spark: SparkSession, query: Query) -> dict[str, int]:
+def _row_counts(spark: SparkSession, query: Query, tables: Mapping[Table, DataFrame]) -> dict[str, int]:
+    """The tables of Athena's ``row_counts`` query, by it, then any other table the registry declares."""
     rows = {row["table_name"]: int(row["row_count"]) for row in spark.sql(query.sql).collect()}
-    return {name: rows[name] for name in TABLE_NAMES}
+    counts = {name: rows[name] for name in TABLE_NAMES}
+    for table, frame in tables.items():
+        if table.zone != "ingested" and table.name not in counts:
+            counts[table.name] = frame.count()
+    return counts
 
 
 def count_tables(spark: SparkSession, lake: TableReader) -> dict[str, int]:
-    """Rows of every table, landing to curated, by the ``row_counts`` query of ``validation.sql``."""
-    register_views(read_tables(spark, lake))
+    """Rows of every table, landing to curated, by the ``row_counts`` query of ``validation.sql`` (and of any
+    table the registry adds to it)."""
+    tables = read_tables(spark, lake)
+    register_views(tables)
     (query,) = [query for query in validation_queries() if query.kind == "count"]
-    return _row_counts(spark, query)
+    return _row_counts(spark, query, tables)
 
 
 def lines_by_file(tables: Mapping[Table, DataFrame]) -> list[FileCounts]:
@@ -137,7 +145,7 @@ def verify(spark: SparkSession, lake: Lake, landing_root: str | None = None, by_
             queries += validation_queries(sql)
         for query in queries:
             if query.kind == "count":
-                counts = _row_counts(spark, query)
+                counts = _row_counts(spark, query, tables)
             elif query.kind == "check":
                 checks.append(Check(query.name, int(spark.sql(query.sql).collect()[0]["violations"])))
             else:

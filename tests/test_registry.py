@@ -4,6 +4,7 @@ is rebuilt once."""
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from stedi_transforms import cli_lake, pipeline, registry, transforms
+from stedi_transforms.cli import main
 from stedi_transforms.lake import ACCELEROMETER_TRUSTED, INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
 from stedi_transforms.ledger import STATE
 from stedi_transforms.pipeline import JobResult, run
@@ -68,7 +70,7 @@ def _users_added(inputs: Inputs, new: Inputs, table: DataFrame, options: Options
 
 @classic_in_integration  # three and five runs: half a minute on classic Spark
 def test_a_table_declared_in_the_registry_alone_is_built_and_kept_up_to_date(
-    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark: SparkSession, engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A new table, in a job of its own, from the trusted readings: built, then appended to by its own rule when
     dy, who consented, takes a first reading."""
@@ -93,6 +95,9 @@ def test_a_table_declared_in_the_registry_alone_is_built_and_kept_up_to_date(
     )
     assert DeltaTable(lake.path(USERS_WITH_READINGS)).history(1)[0]["operationParameters"]["mode"] == "Append"
     assert written(run(spark, str(landing), lake)) == set()
+    out = io.StringIO()  # verify reads the registry too: it counts the new table
+    assert main(["verify", "--lake", lake.root, "--engine", engine, "--json"], out=out) == 0
+    assert json.loads(out.getvalue())["counts"]["accelerometer_users"] == 3
 
 
 def _no_cy(inputs: Inputs, options: Options) -> DataFrame:
