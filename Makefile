@@ -34,11 +34,10 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy $(MYPY_FLAGS)
 
-# Three workers: the Sail tests keep one engine in one process, the classic Spark tests two (tests/conftest.py says
-# which run where); the tests of no engine go to whichever is free. Most of a classic test's time is the JVM's
-# planning on one core, so three workers keep two cores busy where two left them half idle.
+# Two workers, one per core: the tests are grouped by engine session (Sail's, and classic Spark's in two groups:
+# tests/conftest.py says which), each group in one worker; the tests of no engine go to whichever is free.
 pytest: $(INSTALLED)
-	$(BIN)/pytest -n 3 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.bench_run

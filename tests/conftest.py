@@ -1,8 +1,8 @@
 """One session fixture for both engines: every test that takes ``spark`` runs on Sail and on classic Spark.
 
 PySpark keeps one kind of session per process, so the suite runs on xdist workers grouped by engine (``make test``
-passes ``-n 3 --dist loadgroup``: Sail's tests, and classic Spark's in two sessions); run serially, the fixture stops
-one engine before the next starts.
+passes ``-n 2 --dist loadgroup``: Sail's tests, and classic Spark's in two groups); in one worker, or run serially,
+the fixture stops one engine before the next starts.
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 SECOND_CLASSIC_GROUP = frozenset({"test_acceptance", "test_glue_jobs", "test_registry", "test_s3"})
-"""Modules whose classic Spark tests run in a second classic session (a JVM of its own, on its own xdist worker):
-classic Spark's tests take twice as long as Sail's, and in one session they alone would set the suite's time. These
-take about half of it; the classic tests of the other modules run in the first session."""
+"""Modules whose classic Spark tests form a second group: classic Spark's tests take longer than Sail's, and in one
+group, on one worker, they alone would set the suite's time. These take about half of it; the classic tests of the
+other modules are the first group. A worker that takes both engines' groups stops one engine before the next."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which names each test's group after its marks
