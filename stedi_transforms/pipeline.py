@@ -102,7 +102,7 @@ def open_state(io: TableIO, full_refresh: bool) -> LakeState:
     no state, unless for a ``full_refresh`` (without its ledger every landing file would look new)."""
     state = load_state(io.store, io.table_format, full_refresh)
     if state.version is None and not full_refresh:
-        found = next((table for table in (*INGESTED_TABLES, *OUTPUT_TABLES) if io.exists(table)), None)
+        found = next((table for table in registry.tables() if io.exists(table)), None)
         if found is not None:
             raise LedgerError(
                 f"lake {io.store.root} has tables ({found.name}, …) but no state ({STATE}), so which landing files "

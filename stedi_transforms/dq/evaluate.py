@@ -67,21 +67,10 @@ DATA_TYPES = {
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-_ON_COLUMNS = (
-    "IsComplete",
-    "Completeness",
-    "IsUnique",
-    "Uniqueness",
-    "IsPrimaryKey",
-    "ColumnValues",
-    "ColumnDataType",
-    "DistinctValuesCount",
-    "Mean",
-    "Sum",
-    "StandardDeviation",
-    "DataFreshness",
-)
-"""The rule types whose arguments are all columns of the table."""
+_ON_COLUMNS = frozenset(SUPPORTED) - {"RowCount", "ColumnExists", "ReferentialIntegrity", "RowCountMatch", "CustomSql"}
+"""The rule types whose arguments are all columns of the table: every supported one but RowCount (no argument),
+ColumnExists (a column that may be missing), ReferentialIntegrity and RowCountMatch (other tables) and CustomSql
+(a query)."""
 
 PASS_COLUMN = "DataQualityRulesPass"
 FAIL_COLUMN = "DataQualityRulesFail"
