@@ -36,7 +36,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from stedi_transforms import registry
-from stedi_transforms.engines import counted, engine_message
+from stedi_transforms.engines import counted, engine_message, local_frame
 from stedi_transforms.errors import FAILED, StediError
 from stedi_transforms.lake import (
     INGESTED_TABLES,
@@ -361,7 +361,7 @@ def build(job: _Job, rule: TableRule, empty: bool = False) -> None:
         if rule.added is not None and _append(job, rule, seen):
             return
         job.fence()
-        rows = job.spark.createDataFrame([], table.schema) if empty else rule.build(job.inputs(rule), job.options)
+        rows = local_frame(job.spark, [], table.schema) if empty else rule.build(job.inputs(rule), job.options)
         written = job.io.write(rows, table)
         count = job.read(table).count() if written is None else written
         with job.saving() as state:
@@ -395,7 +395,7 @@ def _append(job: _Job, rule: TableRule, seen: dict[str, int | str]) -> bool:
         rows = gained.select(*table.schema.fieldNames()).limit(APPEND_LIMIT + 1).collect()
         if len(rows) > APPEND_LIMIT:
             return False
-    held = job.spark.createDataFrame(rows, table.schema)
+    held = local_frame(job.spark, rows, table.schema)
     files = changes.files.get(rule.inputs[0].name) if rule.by_file else None
     if rows:
         job.fence()

@@ -28,7 +28,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from stedi_transforms.engines import parallelism
+from stedi_transforms.engines import local_frame, parallelism
 from stedi_transforms.parsing import PART_SIZE, Limits, parse_parts, rejected_file, unreadable_file
 from stedi_transforms.schemas import FILE, LINE, LINE_NUMBER, REASON, Source, ingested_schema
 from stedi_transforms.settings import S3Settings, current
@@ -236,7 +236,7 @@ def read_files(
     """
     schema = ingested_schema(source)
     if not files:
-        return spark.createDataFrame([], schema)
+        return local_frame(spark, [], schema)
     tasks = min(len(files), parallelism(spark))
     by_size = sorted(files, key=lambda entry: (-entry.size, entry.path))
     dealt = [entry for task in range(tasks) for entry in by_size[task::tasks]]

@@ -12,6 +12,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from stedi_transforms import lake
+from stedi_transforms.engines import local_frame
 
 T = 1_700_000_000_000  # every fixture time is T plus an offset, in epoch milliseconds
 
@@ -146,7 +147,7 @@ EXPECTED_COUNTS = {
 
 
 def expected_table(spark: SparkSession, table: lake.Table) -> DataFrame:
-    return spark.createDataFrame(EXPECTED[table.name], table.schema)
+    return local_frame(spark, EXPECTED[table.name], table.schema)
 
 
 OWNER_JOIN = [

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from stedi_transforms.dq.checks import evaluate_tables
 from stedi_transforms.dq.dqdl import parse
 from stedi_transforms.dq.evaluate import evaluate, row_level_outcomes
+from stedi_transforms.engines import local_frame
 from stedi_transforms.lake import OUTPUT_TABLES
 from tests.fixture_tables import EXPECTED, T
 
@@ -215,7 +216,7 @@ def test_each_row_lists_the_rules_it_passes_fails_and_skips(spark: SparkSession)
 def fixture_tables(spark: SparkSession, extra: dict[str, list[tuple[object, ...]]]) -> dict[str, DataFrame]:
     """The output tables of the fixture lake, as the pipeline writes them, with ``extra`` rows added."""
     return {
-        table.name: spark.createDataFrame(EXPECTED[table.name] + extra.get(table.name, []), table.schema)
+        table.name: local_frame(spark, EXPECTED[table.name] + extra.get(table.name, []), table.schema)
         for table in OUTPUT_TABLES
     }
 
@@ -227,8 +228,8 @@ def failures(spark: SparkSession, extra: dict[str, list[tuple[object, ...]]]) ->
 
 
 def test_a_broken_lake_fails_exactly_the_rules_it_breaks(spark: SparkSession) -> None:
-    """Every other rule of every table passes: the whole lake passes its rulesets in tests/test_pipeline.py (Sail) and
-    in the real-data acceptance test (classic Spark)."""
+    """Every other rule of every table passes: the whole lake passes its rulesets in tests/test_pipeline.py (on both
+    engines) and in the real-data acceptance test."""
     broken = {
         "customer_trusted": list(EXPECTED["customer_trusted"]),  # every customer twice
         "accelerometer_trusted": [("eve@stedi.test", T + 1000, 0.0, 0.0, 0.0)],  # a reading of no trusted customer

@@ -10,6 +10,7 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from stedi_transforms.engines import local_frame
 from stedi_transforms.lake import (
     ACCELEROMETER_INGESTED,
     ACCELEROMETER_TRUSTED,
@@ -26,7 +27,7 @@ from tests.fixture_tables import ADA, DI, FAY
 
 
 def customers(spark: SparkSession, rows: list[tuple[object, ...]]) -> DataFrame:
-    return spark.createDataFrame(rows, CUSTOMER_TRUSTED.schema)
+    return local_frame(spark, rows, CUSTOMER_TRUSTED.schema)
 
 
 def assert_same_rows(actual: DataFrame, expected: DataFrame) -> None:
@@ -82,7 +83,7 @@ def test_an_empty_table_is_written_and_read_back(
     spark: SparkSession, engine: str, table_format: str, tmp_path: Path
 ) -> None:
     lake = Lake(str(tmp_path), table_format)
-    empty = spark.createDataFrame([], CUSTOMER_REJECTED.schema)
+    empty = local_frame(spark, [], CUSTOMER_REJECTED.schema)
     lake.write(empty, CUSTOMER_REJECTED)
     assert_same_rows(lake.read(spark, CUSTOMER_REJECTED), empty)
 
@@ -131,7 +132,7 @@ def test_big_delta_tables_keep_statistics_of_the_columns_they_are_read_by(
     lake = Lake(str(tmp_path), "delta")
 
     def one_row(table: Table) -> DataFrame:
-        return spark.createDataFrame([(None,) * len(table.schema)], table.schema).coalesce(1)
+        return local_frame(spark, [(None,) * len(table.schema)], table.schema).coalesce(1)
 
     lake.append(one_row(ACCELEROMETER_INGESTED), ACCELEROMETER_INGESTED)  # an append that makes the table
     lake.write(one_row(ACCELEROMETER_TRUSTED), ACCELEROMETER_TRUSTED)
@@ -192,7 +193,7 @@ def test_the_rows_of_files_are_replaced_whatever_their_names(spark: SparkSession
 
     def ingested(names: tuple[str, ...], x: float) -> DataFrame:
         rows = [(name, 1, "ada@stedi.test", 1, x, 0.0, 0.0, None, None) for name in names]
-        return spark.createDataFrame(rows, ACCELEROMETER_INGESTED.schema)
+        return local_frame(spark, rows, ACCELEROMETER_INGESTED.schema)
 
     lake = Lake(str(tmp_path))
     lake.write(ingested((*ODD_NAMES, "a/plain.json"), 1.0), ACCELEROMETER_INGESTED)

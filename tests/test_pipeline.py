@@ -11,6 +11,7 @@ from chispa import assert_df_equality
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
+from stedi_transforms.engines import local_frame
 from stedi_transforms.lake import (
     CUSTOMER_TRUSTED,
     INGESTED_TABLES,
@@ -71,7 +72,7 @@ def test_a_delta_lake_is_written_once_left_alone_when_nothing_is_new_and_rebuilt
     assert_lake_holds_the_expected_tables(spark, lake)
 
 
-@only_on("sail")  # the real-data acceptance test runs verify on classic Spark
+@only_on("sail")  # verify on classic Spark: the ML options' classic test below, and the real-data acceptance test
 def test_verify_counts_every_table_and_passes_every_check(
     spark: SparkSession, fixtures_landing: str, tmp_path: Path
 ) -> None:
@@ -157,7 +158,7 @@ def test_verify_finds_landing_files_the_lake_has_not_ingested(
 
 
 def expected_with(spark: SparkSession, table: Table, rows: list[tuple[object, ...]] | None) -> DataFrame:
-    return spark.createDataFrame(rows, table.schema) if rows is not None else expected_table(spark, table)
+    return local_frame(spark, rows, table.schema) if rows is not None else expected_table(spark, table)
 
 
 def assert_options_give(
@@ -232,7 +233,7 @@ def test_a_run_with_other_options_rebuilds_what_they_change(
     ]
     assert_df_equality(
         lake.read(spark, MACHINE_LEARNING_CURATED),
-        spark.createDataFrame(BOTH_OPTIONS_MACHINE_LEARNING, MACHINE_LEARNING_CURATED.schema),
+        local_frame(spark, BOTH_OPTIONS_MACHINE_LEARNING, MACHINE_LEARNING_CURATED.schema),
         ignore_row_order=True,
         ignore_nullable=True,
     )

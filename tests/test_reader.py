@@ -7,6 +7,7 @@ from pathlib import Path
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
+from stedi_transforms.engines import local_frame
 from stedi_transforms.reader import accepted, landing_files, read_files, rejected
 from stedi_transforms.schemas import ACCELEROMETER, ACCELEROMETER_SCHEMA, REJECTED_SCHEMA, ingested_schema
 from tests.fixture_tables import EXPECTED
@@ -26,7 +27,7 @@ def ingest(spark: SparkSession, root: str) -> DataFrame:
 
 def test_files_as_they_arrive_are_read_alike_on_both_engines(spark: SparkSession, tmp_path: Path) -> None:
     root = write_files(tmp_path, ARRIVAL_FILES)
-    assert_same_rows(ingest(spark, root), spark.createDataFrame(ARRIVAL_INGESTED, ingested_schema(ACCELEROMETER)))
+    assert_same_rows(ingest(spark, root), local_frame(spark, ARRIVAL_INGESTED, ingested_schema(ACCELEROMETER)))
 
 
 def test_hidden_files_and_folders_are_not_landing_data(tmp_path: Path) -> None:
@@ -45,10 +46,10 @@ def test_every_rule_quarantines_its_line_with_file_line_and_reason(spark: SparkS
     lines = [GOOD, *[line for line, _ in RULES]]
     root = write_files(tmp_path, {f"{A}/rules.json": "\n".join(lines).encode()})
     expected = [(f"{A}/rules.json", number, line, reason) for number, (line, reason) in enumerate(RULES, start=2)]
-    assert_same_rows(rejected(ingest(spark, root)), spark.createDataFrame(expected, REJECTED_SCHEMA))
+    assert_same_rows(rejected(ingest(spark, root)), local_frame(spark, expected, REJECTED_SCHEMA))
     accepted_rows = [("ada@stedi.test", 1700000001000, 0.1, 0.2, 0.3)]
     assert_same_rows(
-        accepted(ingest(spark, root), ACCELEROMETER), spark.createDataFrame(accepted_rows, ACCELEROMETER_SCHEMA)
+        accepted(ingest(spark, root), ACCELEROMETER), local_frame(spark, accepted_rows, ACCELEROMETER_SCHEMA)
     )
 
 
@@ -66,11 +67,11 @@ def test_the_fixture_accelerometer_files_are_read_whole(spark: SparkSession, fix
         ("cy@stedi.test", 1700000005000, 0.9, 0.9, 0.9),
         ("ada@stedi.test", 1700000006000, -1.0, -1.0, -1.0),
     ]
-    assert_same_rows(accepted(ingested, ACCELEROMETER), spark.createDataFrame(readings, ACCELEROMETER_SCHEMA))
-    assert_same_rows(rejected(ingested), spark.createDataFrame(EXPECTED["accelerometer_rejected"], REJECTED_SCHEMA))
+    assert_same_rows(accepted(ingested, ACCELEROMETER), local_frame(spark, readings, ACCELEROMETER_SCHEMA))
+    assert_same_rows(rejected(ingested), local_frame(spark, EXPECTED["accelerometer_rejected"], REJECTED_SCHEMA))
 
 
 def test_no_files_give_an_empty_table(spark: SparkSession) -> None:
     assert_same_rows(
-        read_files(spark, "unused", [], ACCELEROMETER), spark.createDataFrame([], ingested_schema(ACCELEROMETER))
+        read_files(spark, "unused", [], ACCELEROMETER), local_frame(spark, [], ingested_schema(ACCELEROMETER))
     )

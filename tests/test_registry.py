@@ -18,6 +18,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from stedi_transforms import cli_lake, pipeline, registry, transforms
 from stedi_transforms.cli import main
+from stedi_transforms.engines import local_frame
 from stedi_transforms.lake import ACCELEROMETER_TRUSTED, INGESTED_TABLES, OUTPUT_TABLES, Lake, Table
 from stedi_transforms.ledger import STATE
 from stedi_transforms.pipeline import JobResult, run
@@ -82,7 +83,7 @@ def test_a_table_declared_in_the_registry_alone_is_built_and_kept_up_to_date(
 
     results = run(spark, str(landing), lake)
     assert (results[-1].name, results[-1].written) == ("accelerometer_users", ["accelerometer_users"])
-    expected = spark.createDataFrame([("ada@stedi.test",), ("cy@stedi.test",)], USERS_WITH_READINGS.schema)
+    expected = local_frame(spark, [("ada@stedi.test",), ("cy@stedi.test",)], USERS_WITH_READINGS.schema)
     assert_df_equality(lake.read(spark, USERS_WITH_READINGS), expected, ignore_row_order=True)
 
     write_files(landing, {f"{A}/2023/08/07/readings-3.json": lines(reading("dy@stedi.test", 5))})
@@ -90,7 +91,7 @@ def test_a_table_declared_in_the_registry_alone_is_built_and_kept_up_to_date(
     rows = [("ada@stedi.test",), ("cy@stedi.test",), ("dy@stedi.test",)]
     assert_df_equality(
         lake.read(spark, USERS_WITH_READINGS),
-        spark.createDataFrame(rows, USERS_WITH_READINGS.schema),
+        local_frame(spark, rows, USERS_WITH_READINGS.schema),
         ignore_row_order=True,
     )
     assert DeltaTable(lake.path(USERS_WITH_READINGS)).history(1)[0]["operationParameters"]["mode"] == "Append"
