@@ -20,7 +20,7 @@ import hashlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from functools import reduce
+from functools import cache, reduce
 from types import CodeType, FunctionType, ModuleType
 
 from pyspark.sql import DataFrame
@@ -290,6 +290,7 @@ def _ours(module: str) -> bool:
     return module == "stedi_transforms" or module.startswith("stedi_transforms.")
 
 
+@cache  # a function's code is fixed for its life: every run of a process (tests, --watch) asks again
 def _source(function: FunctionType) -> str:
     try:
         return inspect.getsource(function)

@@ -1,8 +1,8 @@
 """One session fixture for both engines: every test that takes ``spark`` runs on Sail and on classic Spark.
 
 PySpark keeps one kind of session per process, so the suite runs on xdist workers grouped by engine (``make test``
-passes ``-n 2 --dist loadgroup``: Sail's tests, and classic Spark's in two groups); in one worker, or run serially,
-the fixture stops one engine before the next starts.
+passes ``-n 2 --dist loadgroup``: Sail's tests in one worker, classic Spark's in the other); in one worker, or run
+serially, the fixture stops one engine before the next starts.
 """
 
 from __future__ import annotations
@@ -58,24 +58,20 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PYSPARK_SUBMIT_ARGS"] = "--conf spark.sql.codegen.factoryMode=NO_CODEGEN pyspark-shell"
 
 
-SECOND_CLASSIC_GROUP = frozenset({"test_acceptance", "test_glue_jobs", "test_registry", "test_s3"})
-"""Modules whose classic Spark tests form a second group: classic Spark's tests take longer than Sail's, and in one
-group, on one worker, they alone would set the suite's time. These take about half of it; the classic tests of the
-other modules are the first group. A worker that takes both engines' groups stops one engine before the next."""
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own, which names each test's group after its marks
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which hands out the tests in this order
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The long tests that need no engine session (marked ``long``) first. ``--dist loadgroup`` hands each worker an
     engine's group, then the tests of no group in this order as workers come free: a long one taken last would
-    leave the other workers idle until it ends. The classic tests of :data:`SECOND_CLASSIC_GROUP` get a group of
-    their own (xdist names a test's group after all its ``xdist_group`` marks: ``second_spark``)."""
-    for item in items:
-        groups = {mark.args[0] for mark in item.iter_markers("xdist_group") if mark.args}
-        module = item.module.__name__.rpartition(".")[2] if item.module else ""
-        if "spark" in groups and module in SECOND_CLASSIC_GROUP:
-            item.add_marker(pytest.mark.xdist_group("second"))
+    leave the other workers idle until it ends."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
+TEST_CLASSIC_SHUFFLES = {"spark.sql.shuffle.partitions": "1", "spark.databricks.delta.snapshotPartitions": "1"}
+"""Classic Spark's session in the tests shuffles into one partition (and rebuilds a Delta table's state in one task),
+as PySpark test suites commonly do for tiny tables: a third less of the classic tests' work, most of it per-task
+overhead. The same results by Spark's contract; the rows still come from several input partitions (``local[2]``),
+Sail's tests shuffle into two, and classic Spark keeps the shipped settings wherever a ``stedi`` process of its own
+starts it (in ``make test-integration``: cold classic runs, and the Connect server in front of a cluster)."""
 
 
 @pytest.fixture(
@@ -87,7 +83,11 @@ def spark(request: pytest.FixtureRequest) -> Iterator[SparkSession]:
     # The S3 tests need hadoop-aws on classic Spark's class path from the start; the Spark 3.5 run has none.
     needs_s3 = any(item.get_closest_marker("s3") for item in request.session.items)
     engines.require(engine, delta=True, s3=needs_s3)
-    yield engines.get_session(engine)
+    session = engines.get_session(engine)
+    if engine == "spark":
+        for name, value in TEST_CLASSIC_SHUFFLES.items():
+            session.conf.set(name, value)
+    yield session
     engines.stop_session(engine)
     # A stopped Spark Connect session leaves this flag behind, and PySpark would keep routing to Connect.
     os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)

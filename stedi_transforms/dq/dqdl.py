@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Union
 
@@ -392,6 +392,7 @@ def _expected(names: Iterable[str]) -> str:
     return ", ".join(shown[:6]) + (" …" if len(shown) > 6 else "")
 
 
+@lru_cache(maxsize=256)  # a Ruleset is immutable: the same text, the same rules (verify reads each ruleset per run)
 def parse(text: str) -> Ruleset:
     """Parse a DQDL document (``Rules = [ ... ]``, optionally after Metadata, DataSources and DefaultLabels)."""
     try:
