@@ -46,14 +46,15 @@ wheel: $(INSTALLED)
 	$(BIN)/python -m build --wheel --outdir dist .
 
 # The library on Spark 3.5 with delta-spark 3.3 (Glue 5.x): the classic-engine tests of the transforms, reader, lake
-# and pipeline and the bounded reading, Delta included (its jars fetched and cached as for Spark 4.1).
+# and pipeline and the bounded reading, Delta included (its jars fetched and cached as for Spark 4.1); `-m ""` takes
+# the classic runs that make test leaves to make test-integration as well.
 test-spark35: $(INSTALLED)
 	$(BIN)/uv venv --quiet --allow-existing --python $(PYTHON) .venv-spark35
 	$(BIN)/uv pip install --quiet --python .venv-spark35/bin/python "pyspark==3.5.6" "delta-spark==3.3.2" "pandas<3" \
 		pyarrow chispa "pytest>=8.3,<9" pytest-xdist deltalake hypothesis "lark>=1.2"
 	$(PRUNE)
 	$(BIN)/uv pip install --quiet --python .venv-spark35/bin/python --no-deps -e .
-	.venv-spark35/bin/python -m pytest -p no:cacheprovider -k spark \
+	.venv-spark35/bin/python -m pytest -p no:cacheprovider -m "" -k spark \
 		tests/test_jars.py tests/test_transforms.py tests/test_reader.py tests/test_lake.py tests/test_pipeline.py \
 		tests/test_bounded_reading.py
 

@@ -10,6 +10,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from stedi_transforms.cli import main
+from tests.conftest import classic_in_integration
 
 pytestmark = pytest.mark.real_data
 
@@ -28,6 +29,7 @@ SEED_COUNTS = {
 }
 
 
+@classic_in_integration  # 80,000 lines through the classic engine: the pipeline's classic part is in make test
 def test_the_real_data_gives_the_seed_counts(
     spark: SparkSession, engine: str, real_landing: str, tmp_path: Path
 ) -> None:

@@ -86,6 +86,7 @@ def test_the_references_build_the_same_tables_as_the_library(spark: SparkSession
     }
 
 
+@pytest.mark.integration  # a dozen cold processes; the measuring itself is tested below on small commands
 def test_the_benchmark_measures_every_process_at_a_tiny_scale(tmp_path: Path) -> None:
     results = tmp_path / "results.json"
     argv = ["--scales", "0.01", "--engines", "sail", "--no-real", "--data", str(tmp_path), "--json", str(results)]

@@ -52,7 +52,7 @@ def stedi(*argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-@only_on("sail")  # the real-data acceptance test drives `stedi run` on classic Spark
+@only_on("sail")  # the library's Python; `stedi run` on classic Spark: the real-data acceptance test
 def test_run_prints_every_table_count_by_zone(
     spark: SparkSession, engine: str, fixtures_landing: str, tmp_path: Path
 ) -> None:

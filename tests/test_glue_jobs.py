@@ -98,6 +98,7 @@ def test_a_failing_job_does_not_commit(spark: SparkSession, tmp_path: Path, monk
 
 
 @pytest.mark.s3
+@pytest.mark.integration  # classic Spark's first S3 use loads the AWS SDK: beside the S3 lake test's classic run
 def test_a_job_keeps_its_delta_tables_in_s3_and_records_its_run_there(
     spark: SparkSession, s3: LocalS3, fixtures_landing: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

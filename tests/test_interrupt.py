@@ -27,6 +27,7 @@ STOP_SECONDS = 5.0
 
 
 @only_on("sail")
+@pytest.mark.integration  # ten cold runs, signalled: in make test-integration, as the classic one below
 @pytest.mark.parametrize(
     ("number", "moments"),
     [(signal.SIGINT, (0.3, 0.5, 0.65, 0.8, 0.95)), (signal.SIGTERM, (0.6,))],
@@ -39,7 +40,7 @@ def test_a_signal_at_any_moment_stops_a_sail_run_in_seconds_and_the_next_run_com
 
 
 @only_on("spark")
-@pytest.mark.integration  # a classic run from a cold start is ten times longer than Sail's: in .ci/run
+@pytest.mark.integration
 def test_a_signal_at_any_moment_stops_a_classic_run_in_seconds_and_the_next_run_completes_the_lake(
     spark: SparkSession, tmp_path: Path
 ) -> None:

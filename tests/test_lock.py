@@ -66,6 +66,7 @@ def test_two_runs_started_together_never_duplicate_a_row(
 
 
 @only_on("sail")
+@pytest.mark.integration  # seven cold runs, five of them killed; the kills at chosen moments below are in make test
 def test_a_run_killed_at_any_moment_leaves_readable_tables_and_the_next_run_repairs_the_lake(
     spark: SparkSession, fixtures_landing: str, tmp_path: Path
 ) -> None:

@@ -19,6 +19,9 @@ from stedi_transforms.cli import main
 from tests.conftest import only_on
 from tests.landing_sets import write_files
 
+# A browser's processes for each page: in make test-integration; make test checks the page's markup and data.
+pytestmark = pytest.mark.integration
+
 CHARTS = ("chart-funnel", "chart-rejections", "chart-customer", "chart-ml-join")
 
 PWN = "document.body.dataset.pwned = 'yes'"
