@@ -249,11 +249,15 @@ def counted(df: DataFrame, where: Column | None = None) -> tuple[DataFrame, Call
     return df.observe(observation, rows.alias("rows")), lambda: int(observation.get["rows"])
 
 
+_TAKES_ARROW_TABLES = int(pyspark_version.split(".")[0]) >= 4
+"""Whether ``createDataFrame`` takes a pyarrow Table (PySpark 4.0 and later)."""
+
+
 def local_frame(spark: SparkSession, rows: Sequence[Sequence[object]], schema: StructType) -> DataFrame:
     """``rows`` (values in ``schema``'s order) as a DataFrame of ``schema``, held in the plan as a local relation.
 
     Classic Spark 4 gets them as an Arrow table: PySpark makes a list into an RDD of pickled rows, which every
-    action over it sends through Python workers (a fifth of a second an action on two cores, however few the rows).
+    action over it sends through Python workers (up to a fifth of a second an action, however few the rows).
     Spark Connect engines (Sail included) get a list as Arrow anyway, and PySpark 3.5 (Glue 5) takes no Arrow
     table: both get the list as it is.
     """
@@ -265,10 +269,6 @@ def local_frame(spark: SparkSession, rows: Sequence[Sequence[object]], schema: S
     arrow = to_arrow_schema(schema)
     columns = [pa.array([row[index] for row in rows], type=field.type) for index, field in enumerate(arrow)]
     return spark.createDataFrame(pa.Table.from_arrays(columns, schema=arrow), schema)
-
-
-_TAKES_ARROW_TABLES = int(pyspark_version.split(".")[0]) >= 4
-"""Whether ``createDataFrame`` takes a pyarrow Table (PySpark 4.0 and later)."""
 
 
 @contextmanager

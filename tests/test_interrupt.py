@@ -40,7 +40,7 @@ def test_a_signal_at_any_moment_stops_a_sail_run_in_seconds_and_the_next_run_com
 
 
 @only_on("spark")
-@pytest.mark.integration
+@pytest.mark.integration  # the classic variant of the test above (a classic cold start is ten times Sail's)
 def test_a_signal_at_any_moment_stops_a_classic_run_in_seconds_and_the_next_run_completes_the_lake(
     spark: SparkSession, tmp_path: Path
 ) -> None:
