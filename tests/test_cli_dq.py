@@ -13,10 +13,9 @@ import pytest
 from pyspark.sql import SparkSession
 
 from stedi_transforms.cli import main
-from stedi_transforms.engines import local_frame
 from stedi_transforms.lake import OUTPUT_TABLES, Lake
 from tests.conftest import only_on
-from tests.fixture_tables import EXPECTED
+from tests.fixture_tables import expected_table
 
 UNMET = "does not meet the constraint requirement"
 
@@ -31,7 +30,7 @@ def fixture_lake(spark: SparkSession, root: Path) -> str:
     """The output tables of the fixture lake, written as the pipeline writes them (Parquet)."""
     lake = Lake(str(root), "parquet")
     for table in OUTPUT_TABLES:
-        lake.write(local_frame(spark, EXPECTED[table.name], table.schema), table)
+        lake.write(expected_table(spark, table), table)
     return lake.root
 
 

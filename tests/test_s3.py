@@ -57,7 +57,7 @@ def buckets(s3: LocalS3, fixtures_landing: str) -> str:
     return s3.upload(fixtures_landing, "stedi-landing", "raw")
 
 
-@classic_in_integration  # classic Spark's S3 (s3a) and Delta there: test_glue_jobs writes a lake in S3 in make test
+@classic_in_integration  # classic Spark's S3 (s3a) loads the AWS SDK: with the Glue job in S3, in make test-integration
 def test_a_lake_in_s3_is_built_verified_and_read_back_exact(
     spark: SparkSession, engine: str, buckets: str, tmp_path: Path
 ) -> None:
